@@ -1,0 +1,340 @@
+"""``python -m unlearn_core.bench``: run unlearning methods on 2-D data and print a table.
+
+Per seed: train the original model on the training split, pick the forget set, retrain from
+scratch without it (the oracle, always run), apply each method, and evaluate everything on the
+same retain / forget / test sets. Prints mean ± std over seeds with the gap to retrain, and
+writes JSON rows with --json. ``--sweep`` runs the sweep that chose the default JiT settings
+(see ``unlearn_core.sweep``).
+
+Exit codes: 0 on success, 2 on bad flags or an impossible setting (one-line message on stderr).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import toy_data
+
+from .methods import METHODS, unlearn
+from .metrics import data_bounds, evaluate
+from .models import MLP
+from .training import FIT_DEFAULTS, fit
+from . import scenarios
+
+METRICS = ("acc_retain", "acc_forget", "acc_test", "mia", "js_forget", "js_test", "boundary_disagreement", "seconds")
+
+
+@dataclass
+class Problem:
+    """A 2-D dataset split into train and test, as the CLI and the sweep use it."""
+    dataset: str
+    X: np.ndarray  # all points, as make_dataset returned them
+    y: np.ndarray
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    n_classes: int
+
+    @property
+    def X_train(self):
+        return self.X[self.train_idx]
+
+    @property
+    def y_train(self):
+        return self.y[self.train_idx]
+
+    @property
+    def test(self):
+        return self.X[self.test_idx], self.y[self.test_idx]
+
+    @property
+    def bounds(self):
+        return data_bounds(self.X)
+
+
+def make_problem(dataset: str, *, n_samples: int = 600, noise: float | None = None, data_seed: int = 0,
+                 classes: int | None = None, test_size: float = 0.25, keep_in_train=None) -> Problem:
+    X, y = toy_data.make_dataset(dataset, n_samples=n_samples, noise=noise, seed=data_seed, classes=classes)
+    *_, tr, te = toy_data.train_test_split(X, y, test_size=test_size, seed=data_seed, keep_in_train=keep_in_train)
+    return Problem(dataset, X, y, np.asarray(tr), np.asarray(te), int(y.max()) + 1)
+
+
+@dataclass
+class ModelRecipe:
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    epochs: int = FIT_DEFAULTS["epochs"]
+    lr: float = FIT_DEFAULTS["lr"]
+    batch_size: int = FIT_DEFAULTS["batch_size"]
+
+
+def train_original(problem: Problem, recipe: ModelRecipe, seed: int, device="cpu") -> MLP:
+    model = MLP(2, problem.n_classes, recipe.hidden, recipe.activation, seed=seed)
+    fit(model, problem.X_train, problem.y_train, epochs=recipe.epochs, lr=recipe.lr,
+        batch_size=recipe.batch_size, seed=seed, device=device)
+    return model
+
+
+def choose_forget(setting: str, problem: Problem, model, seed: int, *, forget_class=None, forget_count=20,
+                  forget_region=None, forget_indices=None, tau=0.5, radius=0.3) -> np.ndarray:
+    """Rows of the *training split* to forget, for one of ``scenarios.SETTINGS``."""
+    Xtr, ytr = problem.X_train, problem.y_train
+    if setting == "full_class":
+        if forget_class is None:
+            raise ValueError("--setting full_class needs --forget-class")
+        return scenarios.full_class(ytr, int(forget_class))
+    if setting == "random":
+        return scenarios.random_points(len(ytr), int(forget_count), seed)
+    if setting == "region":
+        box = forget_region if forget_region is not None else scenarios.auto_region(Xtr, ytr, forget_class, seed=seed)
+        return scenarios.region(Xtr, box)
+    if setting == "indices":
+        if not forget_indices:
+            raise ValueError("--setting indices needs --forget-indices I,J,...")
+        pos = {int(i): k for k, i in enumerate(problem.train_idx)}
+        bad = [i for i in forget_indices if i not in pos]
+        if bad:
+            raise ValueError(f"forget indices {bad[:5]} are not in the training split "
+                             f"(valid: 0..{len(problem.X) - 1})")
+        return np.sort(np.array([pos[int(i)] for i in forget_indices], dtype=np.int64))
+    if setting == "high_info":
+        with torch.no_grad():
+            pred = model(torch.as_tensor(Xtr, dtype=torch.float32, device=next(model.parameters()).device)).argmax(1).cpu().numpy()
+        return scenarios.high_information(Xtr, ytr, tau=tau, radius=radius, correct=pred == ytr)
+    raise ValueError(f"unknown setting {setting!r}; choose one of {', '.join(scenarios.SETTINGS)}")
+
+
+def split(problem: Problem, forget_rows: np.ndarray):
+    Xtr, ytr = problem.X_train, problem.y_train
+    mask = np.zeros(len(ytr), bool)
+    mask[forget_rows] = True
+    if mask.all():
+        raise ValueError("the forget set is the whole training set; nothing would be left to retrain on")
+    missing = sorted(set(np.unique(ytr).tolist()) - set(np.unique(ytr[~mask]).tolist()))
+    return (Xtr[mask], ytr[mask]), (Xtr[~mask], ytr[~mask]), missing
+
+
+def run_seed(problem: Problem, recipe: ModelRecipe, seed: int, setting: str, methods: list[str],
+             overrides: dict[str, dict], device: str = "cpu", progress=None, **forget_kw) -> list[dict]:
+    """One seed: original, retrain (always), then each method. Returns JSON rows."""
+    original = train_original(problem, recipe, seed, device)
+    rows_f = choose_forget(setting, problem, original, seed, **forget_kw)
+    forget, retain, _ = split(problem, rows_f)
+    test = problem.test
+    tick = progress.update if progress is not None else (lambda n=1: None)
+    tick()
+    base = dict(dataset=problem.dataset, setting=setting, seed=seed, n_forget=int(len(rows_f)))
+    results = {}
+    ref = unlearn("retrain", original, forget=forget, retain=retain, device=device, seed=seed,
+                  **overrides.get("retrain", {}))
+    results["retrain"] = ref
+    tick()
+    for m in methods:
+        if m == "retrain":
+            continue
+        hp = dict(overrides.get(m, {}))
+        hp.setdefault("seed", seed)
+        results[m] = unlearn(m, original, forget=forget, retain=retain, device=device, **hp)
+        tick()
+    rows = []
+    kw = dict(retain=retain, forget=forget, test=test, reference=ref.model, bounds=problem.bounds)
+    rows.append(dict(base, method="original", seconds=0.0, steps=0, hyperparameters=dict(vars(recipe)),
+                     **evaluate(original, **kw)))
+    for m in ["retrain"] + [m for m in methods if m != "retrain"]:
+        r = results[m]
+        rows.append(dict(base, method=m, seconds=r.seconds, steps=len(r.history),
+                         hyperparameters=r.hyperparameters, **evaluate(r.model, **kw)))
+    return rows
+
+
+def _fmt(vals: list[float], pct: bool) -> tuple[str, float]:
+    arr = np.array([v for v in vals if v is not None and not math.isnan(v)], dtype=float)
+    if len(arr) == 0:
+        return "n/a", float("nan")
+    k = 100.0 if pct else 1.0
+    mean, std = arr.mean() * k, (arr.std(ddof=1) * k if len(arr) > 1 else 0.0)
+    digits = 1 if pct else 3
+    return (f"{mean:.{digits}f} ± {std:.{digits}f}" if len(arr) > 1 else f"{mean:.{digits}f}"), mean
+
+
+def table(rows: list[dict]) -> str:
+    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain)."""
+    order = list(dict.fromkeys(r["method"] for r in rows))
+    cols = [("acc_retain", "retain acc % ↑", True), ("acc_forget", "forget acc % (→ retrain)", True),
+            ("acc_test", "test acc % ↑", True), ("mia", "entropy MIA % (→ retrain)", True),
+            ("js_forget", "JS forget (↓, vs retrain)", False), ("boundary_disagreement", "boundary disagree % ↓", True),
+            ("seconds", "seconds", False)]
+    means = {}
+    cells = {}
+    for m in order:
+        sub = [r for r in rows if r["method"] == m]
+        for key, _, pct in cols:
+            cells[m, key], means[m, key] = _fmt([r.get(key) for r in sub], pct)
+    lines = ["| method | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for m in order:
+        out = []
+        for key, _, pct in cols:
+            cell = cells[m, key]
+            gap_ok = key in ("acc_retain", "acc_forget", "acc_test", "mia") and m != "retrain" and ("retrain", key) in means
+            if gap_ok and not math.isnan(means[m, key]):
+                cell += f" ({means[m, key] - means['retrain', key]:+.1f})"
+            out.append(cell)
+        lines.append(f"| {m} | " + " | ".join(out) + " |")
+    return "\n".join(lines)
+
+
+def write_json(path: str, rows: list[dict]) -> None:
+    """Write atomically: a temporary file in the same folder, then rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(rows, fh, indent=1, default=float)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit code 2
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        vals = [int(t) for t in text.split(",") if t.strip() != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not vals:
+        raise argparse.ArgumentTypeError("expected at least one integer")
+    return vals
+
+
+def _value(text: str):
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return {"true": True, "false": False, "none": None}.get(text.lower(), text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m unlearn_core.bench", description=__doc__.split("\n\n")[0],
+                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = p.add_argument_group("data")
+    d.add_argument("--dataset", default="moons", choices=sorted(toy_data.DATASETS))
+    d.add_argument("--n-samples", type=int, default=600)
+    d.add_argument("--noise", type=float, default=None, help="default: the dataset's own")
+    d.add_argument("--classes", type=int, default=None, help="classes (blobs, spirals, gaussian_quantiles)")
+    d.add_argument("--data-seed", type=int, default=0)
+    d.add_argument("--test-size", type=float, default=0.25)
+    f = p.add_argument_group("what to forget")
+    f.add_argument("--setting", default="random", choices=scenarios.SETTINGS)
+    f.add_argument("--forget-class", type=int, default=None)
+    f.add_argument("--forget-count", type=int, default=20)
+    f.add_argument("--forget-region", type=float, nargs=4, metavar=("X0", "X1", "Y0", "Y1"), default=None,
+                   help="region setting: the box to forget (default: a box around ~10%% of a class)")
+    f.add_argument("--forget-indices", type=_int_list, default=None,
+                   help="indices into make_dataset's output; they are kept in the training split")
+    f.add_argument("--tau", type=float, default=0.5, help="high_info: alpha(x) < tau")
+    f.add_argument("--radius", type=float, default=0.3, help="high_info: neighbourhood radius (standardised units)")
+    m = p.add_argument_group("model and methods")
+    m.add_argument("--hidden", type=_int_list, default=[64, 64])
+    m.add_argument("--activation", default="relu", choices=["relu", "tanh", "gelu", "sigmoid"])
+    m.add_argument("--epochs", type=int, default=FIT_DEFAULTS["epochs"])
+    m.add_argument("--lr", type=float, default=FIT_DEFAULTS["lr"])
+    m.add_argument("--batch-size", type=int, default=FIT_DEFAULTS["batch_size"])
+    m.add_argument("--methods", default="jit,retrain,finetune,neggrad_plus,random_label")
+    m.add_argument("--seeds", type=_int_list, default=[0, 1, 2])
+    m.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    h = p.add_argument_group("hyperparameter overrides")
+    h.add_argument("--jit-sigma", type=float)
+    h.add_argument("--jit-lr", type=float)
+    h.add_argument("--jit-n", type=int, help="JiT's n_samples (perturbations per point)")
+    h.add_argument("--jit-batch-size", type=int)
+    h.add_argument("--jit-epochs", type=int)
+    h.add_argument("--jit-normalize-step", choices=["on", "off"], help="the scale-free step extension")
+    h.add_argument("--jit-reproduce-authors", action="store_true", help="the authors' code's behaviour")
+    h.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE",
+                   help="any hyperparameter, e.g. --set finetune.epochs=5 (repeatable)")
+    o = p.add_argument_group("output")
+    o.add_argument("--json", metavar="PATH", help="write the rows as JSON")
+    o.add_argument("--sweep", action="store_true", help="run the JiT default-picking sweep instead (see README)")
+    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def parse_overrides(args) -> dict[str, dict]:
+    over: dict[str, dict] = {}
+    jit = {"sigma": args.jit_sigma, "lr": args.jit_lr, "n_samples": args.jit_n,
+           "batch_size": args.jit_batch_size, "epochs": args.jit_epochs,
+           "normalize_step": None if args.jit_normalize_step is None else args.jit_normalize_step == "on",
+           "reproduce_authors": True if args.jit_reproduce_authors else None}
+    over["jit"] = {k: v for k, v in jit.items() if v is not None}
+    for item in args.set:
+        key, eq, val = item.partition("=")
+        meth, dot, name = key.partition(".")
+        if not eq or not dot:
+            raise ValueError(f"--set expects METHOD.NAME=VALUE, got {item!r}")
+        if meth not in METHODS:
+            raise ValueError(f"--set {item!r}: unknown method {meth!r}; choose one of {', '.join(METHODS)}")
+        if name not in METHODS[meth].defaults():
+            raise ValueError(f"--set {item!r}: {meth} has no hyperparameter {name!r}; "
+                             f"it takes {', '.join(sorted(METHODS[meth].defaults()))}")
+        over.setdefault(meth, {})[name] = _value(val)
+    return over
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.sweep:
+        from .sweep import run_sweep
+        return run_sweep(args)
+    try:
+        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        unknown = [m for m in methods if m not in METHODS]
+        if unknown or not methods:
+            raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}")
+        overrides = parse_overrides(args)
+        problem = make_problem(args.dataset, n_samples=args.n_samples, noise=args.noise, data_seed=args.data_seed,
+                               classes=args.classes, test_size=args.test_size, keep_in_train=args.forget_indices)
+        recipe = ModelRecipe(tuple(args.hidden), args.activation, args.epochs, args.lr, args.batch_size)
+        forget_kw = dict(forget_class=args.forget_class, forget_count=args.forget_count,
+                         forget_region=args.forget_region, forget_indices=args.forget_indices,
+                         tau=args.tau, radius=args.radius)
+        # Check the forget selection once before any training where it needs no model.
+        if args.setting != "high_info":
+            _, _, missing = split(problem, choose_forget(args.setting, problem, None, args.seeds[0], **forget_kw))
+        from tqdm import tqdm
+        total = len(args.seeds) * (2 + len([m for m in methods if m != "retrain"]))
+        rows: list[dict] = []
+        with tqdm(total=total, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
+            for seed in args.seeds:
+                rows += run_seed(problem, recipe, seed, args.setting, methods, overrides, args.device,
+                                 progress=bar, **forget_kw)
+    except ValueError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    print(f"{args.dataset}, setting {args.setting}, {rows[0]['n_forget']} points forgotten, "
+          f"seeds {','.join(map(str, args.seeds))}; mean ± std over seeds, (gap to retrain)")
+    print(table(rows))
+    print("forget acc and MIA: the target is retrain's value; MIA = entropy-LR attack, share of the "
+          "forget set called 'member' (paper's variant).")
+    if args.json:
+        write_json(args.json, rows)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
