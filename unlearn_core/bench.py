@@ -271,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     o.add_argument("--sweep", action="store_true", help="run the JiT default-picking sweep instead (see README)")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+    o.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's own; 1 is fastest for the small 2-D models)")
     return p
 
 
@@ -298,6 +300,10 @@ def parse_overrides(args) -> dict[str, dict]:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
     if args.sweep:
         from .sweep import run_sweep
         return run_sweep(args)

@@ -160,6 +160,6 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: 
             step += 1
             losses.append(loss.detach())
             if callback is not None:
-                callback(step, float(loss), model)
+                callback(step, float(losses[-1]), model)
     model.eval()
     return losses

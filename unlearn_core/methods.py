@@ -133,13 +133,17 @@ def _run_neggrad_plus(model, forget, retain, on_step, *, epochs, lr, batch_size,
     return losses
 
 
+def wrong_labels(y: torch.Tensor, n_classes: int, seed: int) -> torch.Tensor:
+    """A uniformly random label other than the true one, for each entry of y (seeded)."""
+    gen = torch.Generator().manual_seed(int(seed) + 2)
+    shift = torch.randint(1, n_classes, (len(y),), generator=gen).to(y.device)
+    return (y + shift) % n_classes
+
+
 def _run_random_label(model, forget, retain, on_step, *, epochs, lr, batch_size, seed):
     """Random-label (Amnesiac): train on D_r plus D_f relabelled with random *wrong* classes."""
     Xf, yf = forget
-    c = n_outputs(model, Xf)
-    gen = torch.Generator().manual_seed(int(seed) + 2)
-    shift = torch.randint(1, c, (len(yf),), generator=gen).to(yf.device)
-    wrong = (yf + shift) % c
+    wrong = wrong_labels(yf, n_outputs(model, Xf), seed)
     X = torch.cat([retain[0], Xf])
     y = torch.cat([retain[1], wrong])
     losses, record = _steps_recorder(on_step, model)

@@ -63,10 +63,12 @@ def region(X, box) -> np.ndarray:
 
 
 def auto_region(X, y, cls: int | None = None, share: float = 0.1, seed: int = 0) -> tuple[float, float, float, float]:
-    """A square box holding about ``share`` of class ``cls``'s points, centred on a random one of them.
+    """A square box holding about ``share`` of class ``cls``'s points, at the class's edge.
 
-    The square grows (in standardised units) until it holds at least ``share`` of the class.
-    ``cls`` None picks a class at random. Returns (x0, x1, y0, y1) in data units.
+    The centre is a random one of the quarter of ``cls``'s points that lie closest to a point of
+    another class (so the region touches the decision boundary, where forgetting it should move
+    the boundary); the square grows (in standardised units) until it holds at least ``share`` of
+    the class. ``cls`` None picks a class at random. Returns (x0, x1, y0, y1) in data units.
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -76,15 +78,23 @@ def auto_region(X, y, cls: int | None = None, share: float = 0.1, seed: int = 0)
     members = np.flatnonzero(y == cls)
     if len(members) == 0:
         raise ValueError(f"class {cls} does not exist; the labels are {classes.tolist()}")
-    centre = X[rng.choice(members)]
-    std = np.where(X.std(0) > 1e-12, X.std(0), 1.0)
+    Z = _standardise(X)
+    others = Z[y != cls]
+    if len(others):
+        d_other = np.sqrt(((Z[members][:, None, :] - others[None, :, :]) ** 2).sum(-1)).min(1)
+        edge = members[np.argsort(d_other, kind="stable")[:max(1, len(members) // 4)]]
+    else:
+        edge = members
+    centre = Z[rng.choice(edge)]
     # Chebyshev distance (standardised) from the centre to each class member, sorted: the box's
     # half-width is the distance to the k-th nearest member.
-    dist = np.sort(np.abs((X[members] - centre) / std).max(1))
+    dist = np.sort(np.abs(Z[members] - centre).max(1))
     k = max(1, int(np.ceil(share * len(members))))
     half = dist[k - 1] + 1e-6
-    return (float(centre[0] - half * std[0]), float(centre[0] + half * std[0]),
-            float(centre[1] - half * std[1]), float(centre[1] + half * std[1]))
+    mean, std = X.mean(0), np.where(X.std(0) > 1e-12, X.std(0), 1.0)
+    lo = (centre - half) * std + mean
+    hi = (centre + half) * std + mean
+    return (float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1]))
 
 
 def high_information(X, y, *, tau: float = 0.5, radius: float = 0.3, correct: np.ndarray | None = None,

@@ -1,0 +1,114 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from unlearn_core import METHODS, MLP, fit, list_methods, unlearn
+from unlearn_core.metrics import accuracy
+from conftest import snapshot, state_equal
+
+SMALL = {
+    "jit": dict(),
+    "retrain": dict(epochs=5),
+    "finetune": dict(epochs=2),
+    "neggrad_plus": dict(epochs=2),
+    "random_label": dict(epochs=2),
+}
+
+
+def test_every_method_is_registered_with_needs_and_defaults():
+    info = list_methods()
+    assert set(info) == set(METHODS) == set(SMALL)
+    assert info["jit"]["needs"] == "forget" and info["jit"]["zero_shot"]
+    assert {info[m]["needs"] for m in info if m != "jit"} == {"retain"}
+    for name in ("sigma", "n_samples", "lr", "epochs", "batch_size", "accumulate_grad", "reduction", "train_mode"):
+        assert name in info["jit"]["defaults"]
+
+
+@pytest.mark.parametrize("method", sorted(SMALL))
+def test_method_end_to_end(tiny, method):
+    before = snapshot(tiny["model"])
+    steps = []
+    res = unlearn(method, tiny["model"], forget=tiny["forget"], retain=tiny["retain"], device="cpu",
+                  callback=lambda s, loss, m: steps.append(s), **SMALL[method])
+    assert all(torch.equal(before[k], v) for k, v in tiny["model"].state_dict().items()), "input model changed"
+    assert res.model is not tiny["model"] and not state_equal(res.model, tiny["model"])
+    assert len(res.history) >= 1 and steps == [h["step"] for h in res.history]
+    assert all(math.isfinite(h["loss"]) for h in res.history)
+    assert res.seconds > 0 and res.method == method
+    assert res.hyperparameters["seed"] == 0
+    out = res.model(torch.as_tensor(tiny["X"][:4]))
+    assert out.shape == (4, 3) and torch.isfinite(out).all()
+
+
+def test_step_counts_follow_the_recipe(tiny):
+    n_r = len(tiny["retain"][1])
+    res = unlearn("finetune", tiny["model"], forget=tiny["forget"], retain=tiny["retain"], device="cpu",
+                  epochs=3, batch_size=16)
+    assert len(res.history) == 3 * math.ceil(n_r / 16)
+    res = unlearn("jit", tiny["model"], forget=tiny["forget"], device="cpu", batch_size=4, epochs=1)
+    assert len(res.history) == math.ceil(6 / 4)
+
+
+def test_retrain_is_from_scratch_with_the_original_recipe(tiny):
+    """Retrain with the same seed equals a fresh model fitted on the retain set with the recorded recipe."""
+    res = unlearn("retrain", tiny["model"], forget=tiny["forget"], retain=tiny["retain"], device="cpu", seed=3)
+    assert res.model.fit_recipe["epochs"] == tiny["model"].fit_recipe["epochs"] == 20
+    fresh = MLP(2, 3, hidden=(16,), seed=3)
+    fit(fresh, *tiny["retain"], epochs=20, seed=3, device="cpu")
+    assert state_equal(res.model, fresh)
+    assert len(res.history) == 20 * math.ceil(len(tiny["retain"][1]) / 64)
+
+
+def test_retrain_forgets_a_whole_class():
+    import toy_data
+    X, y = toy_data.make_dataset("blobs", n_samples=300, seed=0, classes=3)
+    model = MLP(2, 3, seed=0)
+    fit(model, X, y, epochs=30, seed=0, device="cpu")
+    f = y == 2
+    res = unlearn("retrain", model, forget=(X[f], y[f]), retain=(X[~f], y[~f]), device="cpu")
+    assert accuracy(model, X[f], y[f]) > 0.9
+    assert accuracy(res.model, X[f], y[f]) == 0.0
+    assert accuracy(res.model, X[~f], y[~f]) > 0.9
+
+
+def test_random_label_draws_wrong_labels_only():
+    from unlearn_core.methods import wrong_labels
+    y = torch.arange(1000) % 4
+    w = wrong_labels(y, 4, seed=0)
+    assert (w != y).all() and w.min() >= 0 and w.max() <= 3
+    assert set(w[y == 0].tolist()) == {1, 2, 3}  # every other class occurs
+    assert torch.equal(w, wrong_labels(y, 4, seed=0)) and not torch.equal(w, wrong_labels(y, 4, seed=1))
+
+
+def test_random_label_moves_isolated_forget_points(tiny):
+    import toy_data
+    X, y = toy_data.make_dataset("blobs", n_samples=200, seed=0, classes=2)
+    model = MLP(2, 2, seed=0)
+    fit(model, X, y, epochs=30, seed=0, device="cpu")
+    far = (X[y == 0][:5] * 0 + X[y == 0].mean(0) + 3 * (X[y == 0].mean(0) - X[y == 1].mean(0)))
+    far = far + np.arange(5)[:, None].astype(np.float32) * 0.01
+    res = unlearn("random_label", model, forget=(far, np.zeros(5, np.int64)), retain=(X, y), device="cpu",
+                  epochs=40, lr=1e-2)
+    assert accuracy(model, far, np.zeros(5, np.int64)) == 1.0
+    assert accuracy(res.model, far, np.zeros(5, np.int64)) == 0.0
+
+
+def test_errors_are_clear(tiny):
+    with pytest.raises(ValueError, match="unknown method 'nope'"):
+        unlearn("nope", tiny["model"], forget=tiny["forget"])
+    with pytest.raises(ValueError, match="needs the retain set"):
+        unlearn("finetune", tiny["model"], forget=tiny["forget"])
+    with pytest.raises(ValueError, match="has no hyperparameter.*sigmaa"):
+        unlearn("jit", tiny["model"], forget=tiny["forget"], sigmaa=1.0)
+    with pytest.raises(ValueError, match="forget set is empty"):
+        unlearn("jit", tiny["model"], forget=(np.zeros((0, 2), np.float32), np.zeros(0, np.int64)))
+    with pytest.raises(ValueError, match="non-empty retain"):
+        unlearn("retrain", tiny["model"], forget=tiny["forget"], retain=(np.zeros((0, 2), np.float32), np.zeros(0)))
+    with pytest.raises(ValueError, match="only 3 outputs"):
+        unlearn("jit", tiny["model"], forget=(tiny["forget"][0], tiny["forget"][1] + 5))
+    with pytest.raises(ValueError, match=r"\(X, y\) pair"):
+        unlearn("jit", tiny["model"], forget=tiny["forget"][0])
+    with pytest.raises(ValueError, match="alpha"):
+        unlearn("neggrad_plus", tiny["model"], forget=tiny["forget"], retain=tiny["retain"], alpha=2.0)

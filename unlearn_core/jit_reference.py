@@ -1,0 +1,46 @@
+"""A straightforward sequential JiT in the authors' style, kept for tests and the speed benchmark.
+
+N separate forward passes per batch, noise drawn on the CPU and copied to the model's device,
+Python loop over the perturbations. It computes the same loss as ``jit_loss`` for the same noise
+(a test checks this); ``unlearn_core.jit.jit`` is the fast one to use.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .jit import _scale_for
+
+
+def jit_loss_sequential(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale=None,
+                        reduction: str = "mean") -> torch.Tensor:
+    """The JiT loss with one forward per perturbation; noise [N, B, ...] in scaled units."""
+    out = model(x)
+    total = 0.0
+    for j in range(noise.shape[0]):
+        with torch.no_grad():
+            step = noise[j] if scale is None else noise[j] * scale
+            out_p = model(x + step)
+        ratio = (out - out_p).norm(dim=1) / noise[j].flatten(1).norm(dim=1)
+        total = total + (ratio.sum() if reduction == "sum" else ratio.mean())
+    return total / noise.shape[0]
+
+
+def jit_sequential(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: float,
+                   batch_size: int = 1, epochs: int = 1, seed: int = 0, reduction: str = "mean") -> list[float]:
+    """JiT with plain SGD and per-step zero_grad, one forward per perturbation, CPU noise."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    scale = _scale_for(model, X)
+    model.eval()
+    losses = []
+    for _ in range(epochs):
+        for start in range(0, len(X), batch_size):
+            x = X[start:start + batch_size]
+            noise = (torch.randn((n_samples, *x.shape), generator=gen) * sigma).to(x.device)
+            opt.zero_grad()
+            loss = jit_loss_sequential(model, x, noise, scale=scale, reduction=reduction)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return losses
