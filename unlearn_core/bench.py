@@ -263,7 +263,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--jit-n", type=int, help="JiT's n_samples (perturbations per point)")
     h.add_argument("--jit-batch-size", type=int)
     h.add_argument("--jit-epochs", type=int)
-    h.add_argument("--jit-normalize-step", choices=["on", "off"], help="the scale-free step extension")
+    h.add_argument("--jit-normalize-step", choices=["off", "first", "probe"],
+                   help="the scale-free step extension (off = the paper's plain SGD)")
     h.add_argument("--jit-reproduce-authors", action="store_true", help="the authors' code's behaviour")
     h.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE",
                    help="any hyperparameter, e.g. --set finetune.epochs=5 (repeatable)")
@@ -280,7 +281,7 @@ def parse_overrides(args) -> dict[str, dict]:
     over: dict[str, dict] = {}
     jit = {"sigma": args.jit_sigma, "lr": args.jit_lr, "n_samples": args.jit_n,
            "batch_size": args.jit_batch_size, "epochs": args.jit_epochs,
-           "normalize_step": None if args.jit_normalize_step is None else args.jit_normalize_step == "on",
+           "normalize_step": {None: None, "off": False}.get(args.jit_normalize_step, args.jit_normalize_step),
            "reproduce_authors": True if args.jit_reproduce_authors else None}
     over["jit"] = {k: v for k, v in jit.items() if v is not None}
     for item in args.set:

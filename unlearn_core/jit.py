@@ -27,9 +27,18 @@ Scale: when the model declares ``input_scale()`` (the project's MLP returns the 
 standard deviation of its training inputs), xi is drawn as sigma * scale * N(0, I) and distances
 are measured in those standardised units, so sigma means the same on every dataset.
 
-Extension (ours, not the paper's): ``normalize_step=True`` divides every gradient by the norm of
-the first step's gradient, so ``lr`` becomes the length of the first step in parameter space
-whatever the model's sharpness or sigma. The paper's plain SGD is the default.
+Extension (ours, not the paper's): a scale-free step. Plain SGD's useful learning rate depends on
+how sharp the model is and on 1/sigma (on a converged 2-D MLP, about 1e-6..1e-3). With
+``normalize_step`` every gradient is divided by a reference gradient norm fixed before the first
+step, so ``lr`` becomes a step length in parameter space:
+- ``"probe"``: the norm of the JiT-loss gradient at 256 probe inputs drawn from N(centre, scale^2)
+  (the model's declared input statistics: no data is used, so the method stays zero-shot). The
+  forget points' own sharpness still sets their step relative to a typical input: points in
+  flat regions (low information) move the model little, as in the paper.
+- ``"first"``: the norm of the first step's gradient (works for any model, but rescales a
+  flat-region forget set to full-size steps).
+``False`` (the paper's plain SGD) is the default of ``jit``; the 2-D profile in
+``unlearn_core.methods.DEFAULTS`` says which the app uses.
 """
 from __future__ import annotations
 
@@ -39,7 +48,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .models import input_scale
+from .models import input_center, input_scale
 
 #: Cap on the number of perturbed input *elements* per forward call (sets the chunk size).
 MAX_CHUNK_ELEMENTS = 1 << 22
@@ -104,10 +113,27 @@ def jit_loss(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale: t
     return per_sample.mean() if reduction == "mean" else per_sample.sum()
 
 
+def probe_grad_norm(model: nn.Module, X: torch.Tensor, params, gen: torch.Generator, *, sigma: float,
+                    n_samples: int, scale, clamp: bool, chunk_size, amp: bool, n_probes: int = 256) -> float:
+    """Norm of the (batch-mean) JiT-loss gradient at probe inputs drawn from the model's input statistics."""
+    center = input_center(model)
+    if center is None or scale is None:
+        raise ValueError("normalize_step='probe' needs a model that declares input_center() and input_scale() "
+                         "(the project's MLP does); use normalize_step='first' for other models")
+    center = center.to(X.device, X.dtype).reshape(X.shape[1:])
+    z = torch.randn((n_probes, *X.shape[1:]), generator=gen, device=X.device, dtype=X.dtype)
+    probes = center + z * scale
+    noise = torch.randn((n_samples, *probes.shape), generator=gen, device=X.device, dtype=X.dtype) * sigma
+    loss = jit_loss(model, probes, noise, scale=scale, clamp=clamp, reduction="mean", chunk_size=chunk_size, amp=amp)
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads if g is not None]))
+    return max(float(norm), 1e-12)
+
+
 def jit(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: float, epochs: int = 1,
         batch_size: int = 1, seed: int = 0, accumulate_grad: bool = False, reduction: str = "mean",
         train_mode: bool = False, clamp: bool = False, reproduce_authors: bool = False,
-        normalize_step: bool = False, amp: bool = False, chunk_size: int | None = None,
+        normalize_step: bool | str = False, amp: bool = False, chunk_size: int | None = None,
         callback: Callable[[int, float, nn.Module], None] | None = None) -> list[torch.Tensor]:
     """Run JiT on ``model`` in place over the forget inputs X [n, ...] (labels are not used).
 
@@ -127,6 +153,10 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: 
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs} and {batch_size}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if normalize_step is True:
+        normalize_step = "first"
+    if normalize_step not in (False, None, "first", "probe"):
+        raise ValueError(f"normalize_step must be False, 'first' or 'probe', got {normalize_step!r}")
     dev = X.device
     if amp and dev.type != "cuda":
         raise ValueError("amp (bf16 autocast) is offered on CUDA only; pass amp=False on the CPU")
@@ -136,6 +166,9 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: 
     model.train(bool(train_mode))
     losses: list[torch.Tensor] = []
     step_size: float | None = None if normalize_step else float(lr)
+    if normalize_step == "probe":
+        step_size = float(lr) / probe_grad_norm(model, X, params, gen, sigma=float(sigma), n_samples=int(n_samples),
+                                                scale=scale, clamp=clamp, chunk_size=chunk_size, amp=amp)
     step = 0
     for p in params:
         p.grad = None

@@ -4,7 +4,7 @@ Both are plain ``torch.nn.Module`` classifiers returning logits. Nothing here is
 unlearning methods: ``unlearn`` accepts any classifier. The one optional protocol a model may
 offer is ``input_scale()``: a tensor broadcastable to one input, giving the scale in which JiT's
 ``sigma`` is measured (the MLP returns its per-feature standard deviation, so ``sigma`` means the
-same thing on every dataset).
+same thing on every dataset), with ``input_center()`` (the per-feature mean) beside it.
 """
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ class MLP(nn.Module):
     def input_scale(self) -> torch.Tensor:
         return self.standardize.std
 
+    def input_center(self) -> torch.Tensor:
+        return self.standardize.mean
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.standardize(x))
 
@@ -131,4 +134,10 @@ def reinitialize(model: nn.Module, seed: int) -> nn.Module:
 def input_scale(model: nn.Module) -> torch.Tensor | None:
     """The model's declared input scale (see the module docstring), or None."""
     fn = getattr(model, "input_scale", None)
+    return fn() if callable(fn) else None
+
+
+def input_center(model: nn.Module) -> torch.Tensor | None:
+    """The model's declared input centre (see the module docstring), or None."""
+    fn = getattr(model, "input_center", None)
     return fn() if callable(fn) else None

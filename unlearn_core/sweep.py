@@ -37,15 +37,17 @@ TOL = 0.05
 def grid() -> list[dict]:
     """The configurations tried: the scale-free step (ours) and the paper's plain SGD."""
     out = []
-    for sigma, lr, bs in itertools.product((0.1, 0.25, 0.5), (0.05, 0.1, 0.2, 0.3), (1, 4, 8)):
-        out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step=True))
+    for sigma, lr, bs in itertools.product((0.1, 0.25, 0.5), (0.05, 0.1, 0.2), (1, 4)):
+        out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step="first"))
+    for sigma, lr, bs in itertools.product((0.1, 0.25, 0.5), (0.01, 0.02, 0.05, 0.1, 0.2, 0.5), (1, 4)):
+        out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step="probe"))
     for sigma, lr, bs in itertools.product((0.1, 0.25, 0.5), (1e-4, 3e-4, 1e-3, 3e-3), (1, 4)):
         out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step=False))
     return out
 
 
 def _label(cfg: dict) -> str:
-    step = "scale-free" if cfg["normalize_step"] else "plain SGD"
+    step = {"first": "scale-free (first step)", "probe": "scale-free (probe)"}.get(cfg["normalize_step"], "plain SGD")
     return f"{step} sigma={cfg['sigma']} lr={cfg['lr']:g} batch={cfg['batch_size']}"
 
 
@@ -154,9 +156,12 @@ def run_sweep(args) -> int:
     best = ranking[0]
     print(f"\nBest: {_label(configs[best])}\n")
     print(detail_table(by_cfg[best]["cells"]))
-    plain = [ci for ci in ranking if not configs[ci]["normalize_step"]][0]
-    print(f"\nBest with the paper's plain SGD: {_label(configs[plain])}\n")
-    print(detail_table(by_cfg[plain]["cells"]))
+    for family in (False, "first", "probe"):
+        ci = [c for c in ranking if configs[c]["normalize_step"] == family][0]
+        if ci == best:
+            continue
+        print(f"\nBest {_label(configs[ci]).split(' sigma')[0]}: {_label(configs[ci])}\n")
+        print(detail_table(by_cfg[ci]["cells"]))
     if args.json:
         write_json(args.json, {"configs": configs, "records": records, "ranking": ranking})
     return 0

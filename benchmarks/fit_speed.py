@@ -1,0 +1,135 @@
+"""Time to train the default 2-D MLP with ``fit`` and its default recipe (``FIT_DEFAULTS``).
+
+Main case: ``MLP(2, 2)`` on all 600 moons points (``toy_data.make_dataset("moons", n_samples=600,
+seed=0)``). One short warm-up fit, then ``--repeats`` fits (default 5) with seeds 0..R-1 (model
+initialisation and shuffling); prints each fit's seconds and final train accuracy, the median and
+min/max, and whether the target (median < 2 s at >= 95% train accuracy on every seed) is met.
+Context lines follow for circles (2 classes) and spirals (3 classes), same recipe.
+
+Run from the repo root::
+
+    python benchmarks/fit_speed.py
+    python benchmarks/fit_speed.py --repeats 3 --threads 2
+
+The header prints torch's thread count and the load average: with other jobs on the machine,
+torch's worker threads wait on each other and the times balloon, so compare on a quiet machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import torch  # noqa: E402
+
+import toy_data  # noqa: E402
+from unlearn_core.models import MLP  # noqa: E402
+from unlearn_core.training import FIT_DEFAULTS, fit, predict_logits  # noqa: E402
+
+TARGET_S = 2.0
+TARGET_ACC = 0.95
+
+
+def load_average() -> str:
+    try:
+        return "load average %.2f %.2f %.2f" % os.getloadavg()
+    except OSError:
+        return "load average unknown"
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_fits(name: str, classes: int | None, repeats: int, device: torch.device):
+    """Fit seeds 0..repeats-1 on 600 points of ``name``; return [(seconds, train accuracy)]."""
+    X, y = toy_data.make_dataset(name, n_samples=600, seed=0, classes=classes)
+    n_classes = int(y.max()) + 1
+    Xt, yt = torch.as_tensor(X), torch.as_tensor(y)
+    # Warm-up: a short fit (allocator, kernels, lazy imports).
+    fit(MLP(2, n_classes, seed=0), X, y, epochs=5, seed=0, device=device)
+    out = []
+    for seed in range(repeats):
+        model = MLP(2, n_classes, seed=seed)
+        sync(device)
+        t0 = time.perf_counter()
+        fit(model, X, y, seed=seed, device=device)
+        sync(device)
+        secs = time.perf_counter() - t0
+        acc = float((predict_logits(model, Xt).argmax(1) == yt).float().mean())
+        out.append((secs, acc))
+    return out
+
+
+def summary(results) -> str:
+    secs = [s for s, _ in results]
+    accs = [a for _, a in results]
+    return (f"median {statistics.median(secs):.2f} s (min {min(secs):.2f}, max {max(secs):.2f}); "
+            f"train acc min {min(accs):.3f}, max {max(accs):.3f}")
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=5, help="timed fits (seeds 0..R-1)")
+    ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch.set_num_threads (default: torch's own choice)")
+    args = ap.parse_args(argv)
+    if args.threads is not None:
+        if args.threads < 1:
+            ap.error("--threads must be >= 1")
+        torch.set_num_threads(args.threads)
+    if args.repeats < 1:
+        ap.error("--repeats must be >= 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda was requested but no CUDA GPU is available")
+    device = torch.device(args.device)
+
+    print("# fit speed: default 2-D MLP, default recipe")
+    print()
+    dev_name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
+    print(f"- torch {torch.__version__}, threads {torch.get_num_threads()}, CPU: {cpu_model()} "
+          f"({os.cpu_count()} logical CPUs, {load_average()} at start), device: {dev_name}")
+    print(f"- recipe: {FIT_DEFAULTS} (Adam), MLP(2, k) hidden (64, 64), 600 points, all used for training")
+    print()
+
+    results = time_fits("moons", None, args.repeats, device)
+    print("moons (2 classes):")
+    for seed, (secs, acc) in enumerate(results):
+        print(f"  seed {seed}: {secs:.2f} s, train acc {acc:.3f}")
+    print(f"  {summary(results)}")
+    med = statistics.median(s for s, _ in results)
+    ok = med < TARGET_S and min(a for _, a in results) >= TARGET_ACC
+    print(f"  target < {TARGET_S:g} s and >= {TARGET_ACC:.0%}: {'met' if ok else 'NOT met'} "
+          f"(median {med:.2f} s, worst train acc {min(a for _, a in results):.3f})")
+    print()
+
+    print("context (same recipe):")
+    for name, classes in (("circles", None), ("spirals", 3)):
+        res = time_fits(name, classes, args.repeats, device)
+        k = f"{classes} classes" if classes else "2 classes"
+        print(f"  {name} ({k}): {summary(res)}")
+
+
+if __name__ == "__main__":
+    main()
