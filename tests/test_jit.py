@@ -233,3 +233,28 @@ def test_cuda_path(moons, amp):
     # The same run on the CPU gives a loss of the same size (different RNG streams, bf16).
     cpu = unlearn("jit", moons["model"], forget=(X, y), device="cpu", batch_size=4)
     assert res.history[0]["loss"] == pytest.approx(cpu.history[0]["loss"], rel=0.3)
+
+
+def test_probe_normalised_step(moons):
+    """'first': every forget set's first step has length lr. 'probe': lr is the step length for typical
+    inputs, so the first step's length depends on how steep the logits are at the forget point."""
+    model = moons["model"]
+    X, y = moons["Xtr"], moons["ytr"]
+    with torch.no_grad():
+        p = torch.softmax(model(torch.as_tensor(X)), 1).max(1).values.numpy()
+    sharp, flat = int(np.argmin(p)), int(np.argmax(p))
+
+    def first_step(i, mode):
+        m = copy.deepcopy(model)
+        before = [q.detach().clone() for q in m.parameters()]
+        jit(m, torch.as_tensor(X[i:i + 1]), sigma=0.25, n_samples=25, lr=0.05, normalize_step=mode, seed=0)
+        return math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(m.parameters(), before)))
+
+    assert first_step(sharp, "first") == pytest.approx(0.05, rel=1e-4)
+    assert first_step(flat, "first") == pytest.approx(0.05, rel=1e-4)
+    a, b = first_step(sharp, "probe"), first_step(flat, "probe")
+    assert a > 0 and b > 0 and not a == pytest.approx(b, rel=0.2)
+    with pytest.raises(ValueError, match="input_center"):
+        jit(nn.Sequential(nn.Linear(2, 2)), torch.randn(3, 2), sigma=0.1, n_samples=3, lr=0.1, normalize_step="probe")
+    with pytest.raises(ValueError, match="normalize_step"):
+        jit(copy.deepcopy(model), torch.randn(3, 2), sigma=0.1, n_samples=3, lr=0.1, normalize_step="weird")

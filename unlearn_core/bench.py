@@ -333,7 +333,9 @@ def main(argv=None) -> int:
     except ValueError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
-    print(f"{args.dataset}, setting {args.setting}, {rows[0]['n_forget']} points forgotten, "
+    counts = sorted({r["n_forget"] for r in rows})
+    n_text = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    print(f"{args.dataset}, setting {args.setting}, {n_text} points forgotten, "
           f"seeds {','.join(map(str, args.seeds))}; mean ± std over seeds, (gap to retrain)")
     print(table(rows))
     print("forget acc and MIA: the target is retrain's value; MIA = entropy-LR attack, share of the "

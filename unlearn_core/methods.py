@@ -29,7 +29,7 @@ from .training import FIT_DEFAULTS, check_labels, init_input_stats, n_outputs, t
 # ---------------------------------------------------------------------------------------------
 DEFAULTS: dict[str, dict[str, dict[str, Any]]] = {
     "toy2d": {
-        "jit": dict(sigma=0.5, n_samples=25, lr=0.05, epochs=1, batch_size=1, normalize_step=True,
+        "jit": dict(sigma=0.25, n_samples=25, lr=0.1, epochs=1, batch_size=4, normalize_step="first",
                     accumulate_grad=False, reduction="mean", train_mode=False, clamp=False,
                     reproduce_authors=False, amp=False, chunk_size=None, seed=0),
         "retrain": dict(epochs=None, lr=None, batch_size=None, weight_decay=None, seed=0),
