@@ -63,15 +63,15 @@ def boundary_figure(model, X, y, bounds, *, forget_ids=(), title: str = "", ghos
                                  marker=dict(symbol="x", size=10, color=[PALETTE[c % len(PALETTE)] for c in y[forget]],
                                              line=dict(color="black", width=1.5)),
                                  customdata=np.flatnonzero(forget)))
-    fig.update_layout(title=title, width=420, height=420, margin=dict(l=10, r=10, t=40, b=10), showlegend=False,
-                      xaxis=dict(range=[bounds[0], bounds[1]], fixedrange=True, showgrid=False),
-                      yaxis=dict(range=[bounds[2], bounds[3]], fixedrange=True, showgrid=False,
+    fig.update_layout(title=title, width=420, height=420, margin=dict(l=40, r=10, t=40, b=30), showlegend=False,
+                      xaxis=dict(range=[bounds[0], bounds[1]], fixedrange=True, showgrid=False, zeroline=False),
+                      yaxis=dict(range=[bounds[2], bounds[3]], fixedrange=True, showgrid=False, zeroline=False,
                                  scaleanchor="x", scaleratio=1))
     return fig
 
 
 def loss_figure(history: list[dict], title: str = "JiT loss per step") -> go.Figure:
     fig = go.Figure(go.Scatter(x=[h["step"] for h in history], y=[h["loss"] for h in history], mode="lines+markers"))
-    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=title, height=280, margin=dict(l=50, r=10, t=40, b=40),
                       xaxis_title="optimiser step", yaxis_title="loss")
     return fig
