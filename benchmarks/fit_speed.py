@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -29,30 +28,14 @@ if ROOT not in sys.path:
 
 import torch  # noqa: E402
 
+from _env import cpu_model, load_average  # noqa: E402
+
 import toy_data  # noqa: E402
 from unlearn_core.models import MLP  # noqa: E402
 from unlearn_core.training import FIT_DEFAULTS, fit, predict_logits  # noqa: E402
 
 TARGET_S = 2.0
 TARGET_ACC = 0.95
-
-
-def load_average() -> str:
-    try:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        return "load average unknown"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def sync(device: torch.device) -> None:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import copy
 import os
-import platform
 import statistics
 import sys
 import time
@@ -44,6 +43,8 @@ if ROOT not in sys.path:
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+from _env import cpu_model, load_average  # noqa: E402
 
 import toy_data  # noqa: E402
 from unlearn_core.jit import MAX_CHUNK_ELEMENTS, _scale_for, jit  # noqa: E402
@@ -56,24 +57,6 @@ LR = 1e-3     # plain SGD step; small, so both trajectories stay well conditione
 
 
 # ----------------------------------------------------------------------------- environment
-
-def load_average() -> str:
-    try:
-        return "load average %.2f %.2f %.2f" % os.getloadavg()
-    except OSError:
-        return "load average unknown"
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
 
 def print_header(device: torch.device, args) -> None:
     print("# JiT speed: batched vs sequential")

@@ -1,5 +1,4 @@
 """Playground: train a small classifier on 2-D data, forget points, compare with retraining."""
-import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
@@ -8,7 +7,6 @@ import toy_data
 from unlearn_core import METHODS, MLP, evaluate, fit, unlearn
 from unlearn_core.bench import make_problem
 from unlearn_core.metrics import data_bounds
-from unlearn_core import scenarios
 from ui.figures import boundary_figure, loss_figure
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions

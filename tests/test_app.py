@@ -1,9 +1,6 @@
 """The app through Streamlit's AppTest (no browser): it renders, trains, forgets and shows the comparison."""
 import json
 
-import numpy as np
-import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 import toy_data
