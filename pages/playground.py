@@ -44,7 +44,7 @@ try:
     problem, original = trained(dataset, n, noise, classes, int(seed))
     from unlearn_core.bench import choose_forget, split
     rows = choose_forget(setting, problem, original, int(seed), forget_class=cls, forget_count=count)
-    forget, retain, _ = split(problem, rows)
+    forget, retain = split(problem, rows)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -52,10 +52,11 @@ except ValueError as err:
 st.write(f"**{len(rows)}** training points selected to forget.")
 if st.button("Forget", type="primary"):
     bar = st.progress(0.0, text="Unlearning...")
-    total = {"n": max(1, len(rows))}
+    jit_hp = METHODS["jit"].defaults()
+    total_steps = jit_hp["epochs"] * -(-len(rows) // jit_hp["batch_size"])
 
     def on_step(step, loss, model):
-        bar.progress(min(1.0, step / total["n"]), text=f"step {step}, loss {loss:.3g}")
+        bar.progress(min(1.0, step / total_steps), text=f"step {step} of {total_steps}, loss {loss:.3g}")
 
     res = unlearn(method, original, forget=forget, retain=retain, device="cpu", callback=on_step if method == "jit" else None)
     ref = unlearn("retrain", original, forget=forget, retain=retain, device="cpu") if method != "retrain" else res

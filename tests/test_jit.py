@@ -12,6 +12,11 @@ from unlearn_core.jit_reference import jit_loss_sequential, jit_sequential
 from conftest import requires_cuda, snapshot, state_equal
 
 
+def distance(model, before) -> float:
+    """L2 distance in parameter space between the model and a list of parameter tensors."""
+    return math.sqrt(sum(float(((p.detach() - q) ** 2).sum()) for p, q in zip(model.parameters(), before)))
+
+
 def forget_of(moons, k=12):
     return torch.as_tensor(moons["Xtr"][:k]), torch.as_tensor(moons["ytr"][:k])
 
@@ -145,8 +150,7 @@ def test_normalize_step_first_step_has_length_lr(moons):
     m = copy.deepcopy(moons["model"])
     before = [p.detach().clone() for p in m.parameters()]
     jit(m, X, sigma=0.25, n_samples=25, lr=0.05, normalize_step=True, seed=0)
-    moved = math.sqrt(sum(float(((p.detach() - q) ** 2).sum()) for p, q in zip(m.parameters(), before)))
-    assert moved == pytest.approx(0.05, rel=1e-4)
+    assert distance(m, before) == pytest.approx(0.05, rel=1e-4)
 
 
 def test_train_mode_option_uses_dropout():
@@ -248,7 +252,7 @@ def test_probe_normalised_step(moons):
         m = copy.deepcopy(model)
         before = [q.detach().clone() for q in m.parameters()]
         jit(m, torch.as_tensor(X[i:i + 1]), sigma=0.25, n_samples=25, lr=0.05, normalize_step=mode, seed=0)
-        return math.sqrt(sum(float(((a - b) ** 2).sum()) for a, b in zip(m.parameters(), before)))
+        return distance(m, before)
 
     assert first_step(sharp, "first") == pytest.approx(0.05, rel=1e-4)
     assert first_step(flat, "first") == pytest.approx(0.05, rel=1e-4)

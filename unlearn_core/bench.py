@@ -113,13 +113,13 @@ def choose_forget(setting: str, problem: Problem, model, seed: int, *, forget_cl
 
 
 def split(problem: Problem, forget_rows: np.ndarray):
+    """(forget, retain) (X, y) pairs of the training split; an error if nothing would be retained."""
     Xtr, ytr = problem.X_train, problem.y_train
     mask = np.zeros(len(ytr), bool)
     mask[forget_rows] = True
     if mask.all():
         raise ValueError("the forget set is the whole training set; nothing would be left to retrain on")
-    missing = sorted(set(np.unique(ytr).tolist()) - set(np.unique(ytr[~mask]).tolist()))
-    return (Xtr[mask], ytr[mask]), (Xtr[~mask], ytr[~mask]), missing
+    return (Xtr[mask], ytr[mask]), (Xtr[~mask], ytr[~mask])
 
 
 def run_seed(problem: Problem, recipe: ModelRecipe, seed: int, setting: str, methods: list[str],
@@ -127,7 +127,7 @@ def run_seed(problem: Problem, recipe: ModelRecipe, seed: int, setting: str, met
     """One seed: original, retrain (always), then each method. Returns JSON rows."""
     original = train_original(problem, recipe, seed, device)
     rows_f = choose_forget(setting, problem, original, seed, **forget_kw)
-    forget, retain, _ = split(problem, rows_f)
+    forget, retain = split(problem, rows_f)
     test = problem.test
     tick = progress.update if progress is not None else (lambda n=1: None)
     tick()
@@ -322,7 +322,7 @@ def main(argv=None) -> int:
                          tau=args.tau, radius=args.radius)
         # Check the forget selection once before any training where it needs no model.
         if args.setting != "high_info":
-            _, _, missing = split(problem, choose_forget(args.setting, problem, None, args.seeds[0], **forget_kw))
+            split(problem, choose_forget(args.setting, problem, None, args.seeds[0], **forget_kw))
         from tqdm import tqdm
         total = len(args.seeds) * (2 + len([m for m in methods if m != "retrain"]))
         rows: list[dict] = []

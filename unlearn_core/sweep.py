@@ -77,7 +77,7 @@ def collect(seeds, recipe, device="cpu", progress=None, configs=None) -> list[di
             for scen, kw in SCENARIOS.items():
                 rows = choose_forget(kw["setting"], problem, original, seed,
                                      **{k: v for k, v in kw.items() if k != "setting"})
-                forget, retain, _ = split(problem, rows)
+                forget, retain = split(problem, rows)
                 mask = np.zeros(len(Xtr), bool)
                 mask[rows] = True
                 ytr = problem.y_train
