@@ -126,8 +126,12 @@ def probe_grad_norm(model: nn.Module, X: torch.Tensor, params, gen: torch.Genera
     noise = torch.randn((n_samples, *probes.shape), generator=gen, device=X.device, dtype=X.dtype) * sigma
     loss = jit_loss(model, probes, noise, scale=scale, clamp=clamp, reduction="mean", chunk_size=chunk_size, amp=amp)
     grads = torch.autograd.grad(loss, params, allow_unused=True)
-    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads if g is not None]))
-    return max(float(norm), 1e-12)
+    return _global_norm([g for g in grads if g is not None])
+
+
+def _global_norm(grads: list[torch.Tensor]) -> float:
+    """The L2 norm of all gradients together, as a float (one host sync), at least 1e-12."""
+    return max(float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))), 1e-12)
 
 
 def jit(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: float, epochs: int = 1,
@@ -185,9 +189,8 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples: int, lr: 
             loss.backward()
             live = [p for p in params if p.grad is not None]
             grads = [p.grad for p in live]
-            if step_size is None:  # normalize_step: fixed once, from the first gradient (one sync)
-                norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
-                step_size = float(lr) / max(norm, 1e-12)
+            if step_size is None:  # normalize_step="first": fixed once, from the first gradient
+                step_size = float(lr) / _global_norm(grads)
             with torch.no_grad():  # plain SGD, exactly torch.optim.SGD(lr) without momentum
                 torch._foreach_add_(live, grads, alpha=-step_size)
             step += 1
