@@ -21,3 +21,18 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def add_threads_flag(ap) -> None:
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch.set_num_threads (default: torch's own choice)")
+
+
+def apply_threads(ap, args) -> None:
+    """Set torch's CPU thread count from --threads, or stop with a usage error."""
+    import torch
+
+    if args.threads is not None:
+        if args.threads < 1:
+            ap.error("--threads must be >= 1")
+        torch.set_num_threads(args.threads)

@@ -28,7 +28,7 @@ if ROOT not in sys.path:
 
 import torch  # noqa: E402
 
-from _env import cpu_model, load_average  # noqa: E402
+from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
 
 import toy_data  # noqa: E402
 from unlearn_core.models import MLP  # noqa: E402
@@ -75,13 +75,9 @@ def main(argv=None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=5, help="timed fits (seeds 0..R-1)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch.set_num_threads (default: torch's own choice)")
+    add_threads_flag(ap)
     args = ap.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            ap.error("--threads must be >= 1")
-        torch.set_num_threads(args.threads)
+    apply_threads(ap, args)
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
     if args.device == "cuda" and not torch.cuda.is_available():

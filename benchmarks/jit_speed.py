@@ -44,7 +44,7 @@ if ROOT not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _env import cpu_model, load_average  # noqa: E402
+from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
 
 import toy_data  # noqa: E402
 from unlearn_core.jit import MAX_CHUNK_ELEMENTS, _scale_for, jit  # noqa: E402
@@ -193,13 +193,9 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5, help="timed repeats per configuration (median)")
     ap.add_argument("--quick", action="store_true", help="smoke check: 1 repeat, small forget sets")
     ap.add_argument("--cnn-epochs", type=int, default=15, help="training epochs of the digits CNN")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch.set_num_threads (default: torch's own choice)")
+    add_threads_flag(ap)
     args = ap.parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            ap.error("--threads must be >= 1")
-        torch.set_num_threads(args.threads)
+    apply_threads(ap, args)
     if args.n < 1 or args.repeats < 1:
         ap.error("--n and --repeats must be >= 1")
     if args.device == "cuda" and not torch.cuda.is_available():
