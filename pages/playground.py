@@ -5,7 +5,7 @@ import torch
 
 import toy_data
 from unlearn_core import METHODS, MLP, evaluate, fit, unlearn
-from unlearn_core.bench import make_problem
+from unlearn_core.bench import choose_forget, make_problem, split
 from unlearn_core.metrics import data_bounds
 from ui.figures import boundary_figure, loss_figure
 
@@ -42,7 +42,6 @@ def trained(dataset, n, noise, classes, seed):
 
 try:
     problem, original = trained(dataset, n, noise, classes, int(seed))
-    from unlearn_core.bench import choose_forget, split
     rows = choose_forget(setting, problem, original, int(seed), forget_class=cls, forget_count=count)
     forget, retain = split(problem, rows)
 except ValueError as err:

@@ -27,7 +27,7 @@ import toy_data
 from .methods import METHODS, unlearn
 from .metrics import data_bounds, evaluate
 from .models import MLP
-from .training import FIT_DEFAULTS, fit
+from .training import FIT_DEFAULTS, fit, predict_logits
 from . import scenarios
 
 METRICS = ("acc_retain", "acc_forget", "acc_test", "mia", "js_forget", "js_test", "boundary_disagreement", "seconds")
@@ -106,8 +106,7 @@ def choose_forget(setting: str, problem: Problem, model, seed: int, *, forget_cl
                              f"(valid: 0..{len(problem.X) - 1})")
         return np.sort(np.array([pos[int(i)] for i in forget_indices], dtype=np.int64))
     if setting == "high_info":
-        with torch.no_grad():
-            pred = model(torch.as_tensor(Xtr, dtype=torch.float32, device=next(model.parameters()).device)).argmax(1).cpu().numpy()
+        pred = predict_logits(model, torch.as_tensor(Xtr)).argmax(1).numpy()
         return scenarios.high_information(Xtr, ytr, tau=tau, radius=radius, correct=pred == ytr)
     raise ValueError(f"unknown setting {setting!r}; choose one of {', '.join(scenarios.SETTINGS)}")
 

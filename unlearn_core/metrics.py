@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import as_xy
+from .data import as_tensor, as_xy
 from .training import predict_logits
 
 
@@ -71,7 +71,7 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
 
 
 def mean_js(model: nn.Module, reference: nn.Module, X) -> float:
-    X = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X).float()
+    X = as_tensor(X, dtype=torch.float32, name="X")
     if len(X) == 0:
         return float("nan")
     p = torch.softmax(predict_logits(model, X), 1)
