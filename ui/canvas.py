@@ -1,0 +1,195 @@
+"""The playground's square canvas: a Plotly figure with fixed trace order, optionally animated.
+
+Trace order (fixed, so that animation frames can replace the first three by index):
+  0 background: class + confidence, one uint8 heatmap
+  1 disagreement with the retrained model (transparent where they agree; uint8 0/1)
+  2 decision boundary (contour of the predicted class, uint8)
+  3 retrained model's boundary, dashed (the ghost; all-equal z when there is none)
+  4 draw grid: invisible markers that make clicks on empty space arrive as events (only in draw mode)
+  then training points per class, test points, forgotten points, the selection ring.
+Every selectable scatter carries global point ids in ``customdata``; ``selected_ids`` reads them back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+
+from .grids import GridSpec
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+DRAW_GRID = 41  # nodes per side of the invisible click grid (UX.md: ~41x41)
+FRAME_MS = 120
+
+
+def color(c: int) -> str:
+    return PALETTE[int(c) % len(PALETTE)]
+
+
+def shade_colorscale(k: int) -> list:
+    """Colour scale for ``grids.shade_of``: white (unsure) to the class colour (sure), per class."""
+    scale = []
+    for c in range(k):
+        scale += [[c / k, "#ffffff"], [min(1.0, (c + 0.999) / k), color(c)]]
+    return scale
+
+
+DISAGREE_SCALE = [[0, "rgba(0,0,0,0)"], [0.5, "rgba(0,0,0,0)"], [0.5001, "rgba(40,40,40,0.35)"], [1, "rgba(40,40,40,0.35)"]]
+
+
+@dataclass
+class Layers:
+    """What the canvas shows, as uint8 grids (see ``grids.shade_of``)."""
+    shade: np.ndarray
+    cls: np.ndarray
+    ghost_cls: np.ndarray | None = None
+
+    def disagreement(self) -> np.ndarray:
+        if self.ghost_cls is None:
+            return np.zeros_like(self.cls)
+        return (self.cls != self.ghost_cls).astype(np.uint8)
+
+
+def _background(spec: GridSpec, layers: Layers, k: int, opacity: float) -> list[dict]:
+    """The three traces that frames replace: shade, disagreement, boundary."""
+    xs, ys = spec.xs, spec.ys
+    return [
+        dict(type="heatmap", x=xs, y=ys, z=layers.shade, zmin=0, zmax=255, colorscale=shade_colorscale(k),
+             showscale=False, opacity=opacity, hoverinfo="skip", name="confidence"),
+        dict(type="heatmap", x=xs, y=ys, z=layers.disagreement(), zmin=0, zmax=1, colorscale=DISAGREE_SCALE,
+             showscale=False, hoverinfo="skip", name="disagrees with retrain"),
+        _contour(xs, ys, layers.cls, k, dict(color="black", width=2.5), "boundary"),
+    ]
+
+
+def _contour(xs, ys, cls, k, line, name) -> dict:
+    # Levels between consecutive class ids; with one class present the contour simply draws nothing.
+    return dict(type="contour", x=xs, y=ys, z=cls, autocontour=False,
+                contours=dict(start=0.5, end=max(0.5, k - 1.5), size=1, coloring="none"),
+                line=line, showscale=False, hoverinfo="skip", name=name)
+
+
+def canvas_figure(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: int, layers: Layers,
+                  train_ids, test_ids=(), forgotten=(), selection=(), frames: list[Layers] | None = None,
+                  frame_steps: list[int] | None = None, draw_grid: bool = False, show_test: bool = True,
+                  title: str = "", height: int = 560, opacity: float = 0.55) -> go.Figure:
+    """The canvas. ``frames`` (optional) animate traces 0-2 with play/pause and a step slider;
+    the static data shows the last frame. Points: filled = training, hollow = test, x = forgotten,
+    black ring = selected to forget next."""
+    k = max(int(n_classes), 2)
+    X = np.asarray(X)
+    y = np.asarray(y)
+    xs, ys = spec.xs, spec.ys
+    traces = _background(spec, layers, k, opacity)
+    if layers.ghost_cls is not None:
+        traces.append(_contour(xs, ys, layers.ghost_cls, k, dict(color="black", width=2, dash="dash"), "retrained"))
+    else:  # keep the index fixed: an empty contour
+        traces.append(_contour(xs, ys, np.zeros((2, 2), np.uint8), k, dict(width=0), "retrained"))
+    if draw_grid:
+        gx, gy = np.meshgrid(np.linspace(*spec.bounds[:2], DRAW_GRID), np.linspace(*spec.bounds[2:], DRAW_GRID))
+        traces.append(dict(type="scatter", x=gx.ravel(), y=gy.ravel(), mode="markers", name="empty space",
+                           marker=dict(size=8, opacity=0), hoverinfo="none", customdata=np.full(gx.size, -1)))
+    forgotten = np.asarray(list(forgotten), np.int64)
+    selection = np.asarray(sorted(selection), np.int64)
+    train_ids = np.setdiff1d(np.asarray(train_ids, np.int64), forgotten)
+    for c in range(k):
+        ids = train_ids[y[train_ids] == c]
+        traces.append(dict(type="scatter", x=X[ids, 0], y=X[ids, 1], mode="markers", name=f"class {c}",
+                           customdata=ids, hovertemplate=f"class {c} (train) #%{{customdata}}<extra></extra>",
+                           marker=dict(color=color(c), size=7, line=dict(color="white", width=0.7))))
+    test_ids = np.asarray(test_ids, np.int64)
+    if show_test and len(test_ids):
+        traces.append(dict(type="scatter", x=X[test_ids, 0], y=X[test_ids, 1], mode="markers", name="test",
+                           customdata=test_ids, hovertemplate="test point #%{customdata}<extra></extra>",
+                           marker=dict(color="rgba(255,255,255,0.6)", size=7, symbol="circle",
+                                       line=dict(color=[color(c) for c in y[test_ids]], width=1.6))))
+    if len(forgotten):
+        traces.append(dict(type="scatter", x=X[forgotten, 0], y=X[forgotten, 1], mode="markers", name="forgotten",
+                           customdata=forgotten, hovertemplate="forgotten #%{customdata}<extra></extra>",
+                           marker=dict(symbol="x", size=11, color=[color(c) for c in y[forgotten]],
+                                       line=dict(color="black", width=1.5))))
+    if len(selection):
+        traces.append(dict(type="scatter", x=X[selection, 0], y=X[selection, 1], mode="markers", name="selected",
+                           customdata=selection, hovertemplate="selected #%{customdata} (click to deselect)<extra></extra>",
+                           marker=dict(symbol="circle-open", size=15, color="black", line=dict(width=2.5))))
+    layout = dict(
+        title=dict(text=title, x=0.02, font=dict(size=15)), height=height, width=height,
+        margin=dict(l=30, r=10, t=40 if title else 10, b=30), showlegend=False, clickmode="event+select",
+        dragmode="select" if not draw_grid else False, hovermode="closest", plot_bgcolor="white",
+        xaxis=dict(range=list(spec.bounds[:2]), fixedrange=True, showgrid=False, zeroline=False, constrain="domain"),
+        yaxis=dict(range=list(spec.bounds[2:]), fixedrange=True, showgrid=False, zeroline=False,
+                   scaleanchor="x", scaleratio=1),
+        uirevision="canvas",
+    )
+    fig = go.Figure(data=traces, layout=layout)
+    if frames:
+        add_animation(fig, spec, frames, frame_steps or list(range(len(frames))), k, opacity)
+    return fig
+
+
+def add_animation(fig: go.Figure, spec: GridSpec, frames: list[Layers], frame_steps: list[int], k: int,
+                  opacity: float) -> None:
+    """Frames replacing traces 0-2 (background, disagreement, boundary), play/pause, a step slider."""
+    names = [str(s) for s in frame_steps]
+    fig.frames = [go.Frame(name=n, data=_background(spec, fr, k, opacity), traces=[0, 1, 2])
+                  for n, fr in zip(names, frames)]
+    play = dict(label="▶ Play", method="animate",
+                args=[None, dict(frame=dict(duration=FRAME_MS, redraw=True), transition=dict(duration=0),
+                                 fromcurrent=True, mode="immediate")])
+    pause = dict(label="❚❚ Pause", method="animate",
+                 args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])
+    fig.update_layout(
+        margin=dict(b=110),
+        height=(fig.layout.height or 560) + 80,
+        updatemenus=[dict(type="buttons", direction="left", buttons=[play, pause], showactive=False,
+                          x=0.0, xanchor="left", y=-0.06, yanchor="top", pad=dict(t=0, r=6))],
+        sliders=[dict(active=len(names) - 1, x=0.22, len=0.78, y=-0.03, yanchor="top", pad=dict(t=0),
+                      currentvalue=dict(prefix="optimiser step ", font=dict(size=12)),
+                      steps=[dict(label=n, method="animate",
+                                  args=[[n], dict(mode="immediate", frame=dict(duration=0, redraw=True),
+                                                  transition=dict(duration=0))]) for n in names])],
+    )
+
+
+def selected_ids(selection) -> tuple[list[int], list[tuple[float, float]]]:
+    """(point ids, empty-space clicks) from a ``st.plotly_chart`` selection state.
+
+    Accepts the ``PlotlyState`` or a plain dict (AppTest injects dicts). Points with a
+    ``customdata`` id >= 0 are data points; id -1 marks the invisible draw grid, returned as (x, y).
+    """
+    if not selection:
+        return [], []
+    sel = selection.get("selection", selection) if isinstance(selection, dict) else getattr(selection, "selection", selection)
+    points = (sel.get("points") if isinstance(sel, dict) else getattr(sel, "points", None)) or []
+    ids, empty = [], []
+    for p in points:
+        cd = p.get("customdata")
+        if isinstance(cd, (list, tuple)):
+            cd = cd[0] if cd else None
+        if cd is None:
+            continue
+        try:
+            cd = int(cd)
+        except (TypeError, ValueError):
+            continue
+        if cd >= 0:
+            ids.append(cd)
+        elif p.get("x") is not None and p.get("y") is not None:
+            empty.append((float(p["x"]), float(p["y"])))
+    return sorted(set(ids)), empty
+
+
+def layers_for(model, spec: GridSpec, n_classes: int, ghost=None) -> Layers:
+    from .grids import encode
+    shade, cls = encode(model, spec, n_classes)
+    return Layers(shade, cls, encode(ghost, spec, n_classes)[1] if ghost is not None else None)
+
+
+def figure_for(ws, model, *, ghost=None, title: str = "", height: int = 560, show_selection: bool = True,
+               **kw) -> go.Figure:
+    """The canvas of a ``Workspace`` showing ``model`` (and ``ghost``'s boundary dashed), static."""
+    return canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes,
+                         layers=layers_for(model, ws.gridspec, ws.n_classes, ghost), train_ids=ws.train_ids,
+                         test_ids=ws.test_ids, forgotten=kw.pop("forgotten", ws.forgotten),
+                         selection=ws.selection if show_selection else (), title=title, height=height, **kw)

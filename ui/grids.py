@@ -1,0 +1,68 @@
+"""A model's class probabilities on a square grid, quantised to uint8 for small figure payloads."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from unlearn_core.metrics import data_bounds, grid
+
+
+@dataclass
+class GridSpec:
+    """The canvas's square extent and grid resolution (at least 100x100 on the canvas)."""
+    bounds: tuple[float, float, float, float]
+    resolution: int = 100
+    _points: torch.Tensor | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def around(cls, X: np.ndarray, resolution: int = 100, margin: float = 0.15) -> "GridSpec":
+        """A square extent around the points, so that the canvas has equal axes."""
+        x0, x1, y0, y1 = data_bounds(X, margin)
+        cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) / 2
+        return cls((cx - half, cx + half, cy - half, cy + half), resolution)
+
+    @property
+    def points(self) -> torch.Tensor:
+        """[r*r, 2] grid points, row-major with y as the slow axis."""
+        if self._points is None:
+            self._points = grid(self.bounds, self.resolution)
+        return self._points
+
+    @property
+    def xs(self) -> np.ndarray:
+        return np.linspace(self.bounds[0], self.bounds[1], self.resolution)
+
+    @property
+    def ys(self) -> np.ndarray:
+        return np.linspace(self.bounds[2], self.bounds[3], self.resolution)
+
+
+@torch.no_grad()
+def probabilities(model: nn.Module, spec: GridSpec) -> torch.Tensor:
+    """Softmax probabilities [r, r, k] on the grid (model in eval mode, on the CPU)."""
+    was = model.training
+    model.eval()
+    p = torch.softmax(model(spec.points.to(next(model.parameters()).device)).float(), 1).cpu()
+    model.train(was)
+    r = spec.resolution
+    return p.reshape(r, r, -1)
+
+
+def shade_of(p: torch.Tensor, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shade, class) uint8 grids from probabilities [r, r, k].
+
+    class = argmax. shade encodes the class and the confidence in one byte for one colour scale:
+    ``(class + s) / k * 255`` with s in [0, 0.999] the confidence above chance (see ``shade_colorscale``).
+    """
+    k = max(int(n_classes), p.shape[-1], 2)
+    conf, cls = p.max(-1)
+    s = ((conf - 1.0 / k) / (1 - 1.0 / k)).clamp(0, 1) * 0.999
+    shade = ((cls.float() + s) / k * 255).round().clamp(0, 255)
+    return shade.to(torch.uint8).numpy(), cls.to(torch.uint8).numpy()
+
+
+def encode(model: nn.Module, spec: GridSpec, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    return shade_of(probabilities(model, spec), n_classes)

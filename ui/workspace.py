@@ -1,0 +1,297 @@
+"""The playground's state as a plain object: data, the original model, a history of forget requests.
+
+One ``Workspace`` lives in each browser session (``st.session_state``); nothing here imports
+Streamlit, so every transition (train, select, forget, undo, reset, retrain) is unit-tested.
+
+Point ids are *global*: row indices into ``problem.X`` (train and test points together). Only
+training points can be forgotten. Each forget request is a ``ForgetStep`` applied to the model of
+the previous step (sequential unlearning); undo pops the last one, reset clears them all.
+"""
+from __future__ import annotations
+
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from unlearn_core import METHODS, MLP, fit, unlearn
+from unlearn_core.bench import Problem
+from unlearn_core.training import FIT_DEFAULTS, predict_logits
+
+from .grids import GridSpec, encode
+
+MAX_FRAMES = 60  # the payload budget (UX.md: uint8, <= 60 frames of 100x100, <= 4 MB)
+
+
+@dataclass
+class ModelConfig:
+    """The original model and its training recipe (the retrained model repeats the recipe)."""
+    width: int = 64
+    depth: int = 2
+    activation: str = "relu"
+    epochs: int = FIT_DEFAULTS["epochs"]
+    lr: float = FIT_DEFAULTS["lr"]
+    batch_size: int = FIT_DEFAULTS["batch_size"]
+    seed: int = 0
+
+    def build(self, n_classes: int) -> MLP:
+        return MLP(2, n_classes, (self.width,) * self.depth, self.activation, seed=self.seed)
+
+
+class Diverged(RuntimeError):
+    """An unlearning run produced a non-finite loss or collapsed the model to one class."""
+
+    def __init__(self, message: str, step: int | None = None):
+        super().__init__(message)
+        self.step = step
+
+
+@dataclass
+class ForgetStep:
+    """One forget request and its outcome."""
+    ids: np.ndarray  # global ids forgotten in this request
+    method: str
+    hyperparameters: dict
+    model: nn.Module  # the model after this request
+    history: list[dict]  # {"step", "loss"} per optimiser step
+    seconds: float
+    frames: list[tuple[np.ndarray, np.ndarray]]  # (shade, class) uint8 grids; frame 0 = before
+    frame_steps: list[int]  # the optimiser step each frame shows (0 = before)
+    device: str = "cpu"
+
+
+@dataclass
+class Workspace:
+    problem: Problem
+    source: str = "generated"  # "generated", "csv", "drawn", "session"
+    model_cfg: ModelConfig = field(default_factory=ModelConfig)
+    original: nn.Module | None = None
+    fit_history: list[dict] = field(default_factory=list)
+    steps: list[ForgetStep] = field(default_factory=list)
+    selection: set[int] = field(default_factory=set)
+    grid: GridSpec | None = None
+    _retrained: dict = field(default_factory=dict, repr=False)
+
+    # --- views ---------------------------------------------------------------------------
+    @property
+    def X(self) -> np.ndarray:
+        return self.problem.X
+
+    @property
+    def y(self) -> np.ndarray:
+        return self.problem.y
+
+    @property
+    def n_classes(self) -> int:
+        return self.problem.n_classes
+
+    @property
+    def bounds(self):
+        return self.gridspec.bounds
+
+    @property
+    def gridspec(self) -> GridSpec:
+        if self.grid is None:
+            self.grid = GridSpec.around(self.X)
+        return self.grid
+
+    @property
+    def model(self) -> nn.Module | None:
+        """The current model: after the last forget request, else the original."""
+        return self.steps[-1].model if self.steps else self.original
+
+    @property
+    def trained(self) -> bool:
+        return self.original is not None
+
+    @property
+    def forgotten(self) -> np.ndarray:
+        """Global ids forgotten so far, over all requests, sorted."""
+        if not self.steps:
+            return np.zeros(0, np.int64)
+        return np.unique(np.concatenate([s.ids for s in self.steps])).astype(np.int64)
+
+    @property
+    def train_ids(self) -> np.ndarray:
+        return np.asarray(self.problem.train_idx, np.int64)
+
+    @property
+    def test_ids(self) -> np.ndarray:
+        return np.asarray(self.problem.test_idx, np.int64)
+
+    def retain_ids(self, extra=()) -> np.ndarray:
+        gone = np.union1d(self.forgotten, np.asarray(list(extra), np.int64))
+        return np.setdiff1d(self.train_ids, gone)
+
+    def pairs(self, ids) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.asarray(ids, np.int64)
+        return self.X[ids], self.y[ids]
+
+    @property
+    def test(self):
+        return self.pairs(self.test_ids)
+
+    # --- training ----------------------------------------------------------------------
+    def train(self, callback: Callable[[int, dict, nn.Module], None] | None = None, device="cpu") -> None:
+        """Train the original model on the training split; clears the forget history."""
+        Xtr, ytr = self.pairs(self.train_ids)
+        if len(np.unique(ytr)) < 2:
+            raise ValueError("the training data has fewer than two classes; add points of another class")
+        model = self.model_cfg.build(self.n_classes)
+        cfg = self.model_cfg
+        history = fit(model, Xtr, ytr, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
+                      device=device, callback=callback)
+        self.original = model.cpu().eval()
+        self.fit_history = history
+        self.steps.clear()
+        self.selection.clear()
+        self._retrained.clear()
+
+    # --- selection ---------------------------------------------------------------------
+    def selectable(self, ids) -> np.ndarray:
+        """The ids among ``ids`` that can be forgotten: training points not forgotten yet."""
+        ids = np.asarray(sorted({int(i) for i in ids}), np.int64)
+        ok = np.isin(ids, self.train_ids) & ~np.isin(ids, self.forgotten)
+        return ids[ok]
+
+    def select(self, ids) -> int:
+        """Add ``ids`` to the selection (ignoring test and already-forgotten points); returns how many were new."""
+        new = set(self.selectable(ids).tolist()) - self.selection
+        self.selection |= new
+        return len(new)
+
+    def toggle(self, ids) -> None:
+        """Points already selected leave the selection; the others join it."""
+        ids = {int(i) for i in ids}
+        on = ids & self.selection
+        self.selection -= on
+        self.select(ids - on)
+
+    def clear_selection(self) -> None:
+        self.selection.clear()
+
+    def check_forget(self, ids) -> tuple[str | None, list[str]]:
+        """(error, warnings) for forgetting ``ids`` now; error None means it can run."""
+        ids = self.selectable(ids)
+        if not self.trained:
+            return "Train the model first.", []
+        if len(ids) == 0:
+            return "Nothing is selected: click, box- or lasso-select training points, or use a quick selector.", []
+        retain = self.retain_ids(ids)
+        if len(retain) == 0:
+            return ("This would forget every remaining training point, and a model retrained on nothing is "
+                    "undefined. Deselect some points."), []
+        warnings = []
+        left = set(np.unique(self.y[retain]).tolist())
+        gone = [c for c in np.unique(self.y[self.train_ids]).tolist() if c not in left]
+        if gone:
+            names = ", ".join(str(c) for c in gone)
+            warnings.append(f"No training point of class {names} would be left: this forgets the whole class. "
+                            f"The retrained model never sees it, so it cannot predict it any more.")
+        if len(left) < 2:
+            warnings.append("Only one class would be left to retrain on, so the retrained model predicts it everywhere.")
+        return None, warnings
+
+    # --- unlearning --------------------------------------------------------------------
+    def forget(self, method: str, hyperparameters: dict | None = None, *, device="cpu",
+               on_step: Callable[[int, float], None] | None = None, record_frames: bool = True) -> ForgetStep:
+        """Forget the current selection with ``method``; on success the selection becomes a new step.
+
+        Records the class-probability grid before the run and after every optimiser step (at most
+        MAX_FRAMES of them, evenly spaced, always with the last). A non-finite loss stops the run; a
+        collapse to one class is detected after it; both raise ``Diverged`` and change nothing.
+        """
+        ids = self.selectable(self.selection)
+        error, _ = self.check_forget(ids)
+        if error:
+            raise ValueError(error)
+        hp = dict(hyperparameters or {})
+        base = self.model
+        spec = self.gridspec
+        frames = [encode(base, spec, self.n_classes)] if record_frames else []
+        frame_steps = [0] if record_frames else []
+        retain = self.retain_ids(ids)
+
+        def callback(step: int, loss: float, model: nn.Module) -> None:
+            if not math.isfinite(loss):
+                raise Diverged(f"the loss became {loss} at step {step}", step)
+            if record_frames:
+                frames.append(encode(model, spec, self.n_classes))
+                frame_steps.append(step)
+            if on_step is not None:
+                on_step(step, loss)
+
+        needs_retain = METHODS[method].needs != "forget"
+        res = unlearn(method, base, forget=self.pairs(ids), retain=self.pairs(retain) if needs_retain else None,
+                      device=device, callback=callback, **hp)
+        model = res.model.cpu().eval()
+        check_health(model, self.X[retain], self.y[retain])
+        if record_frames and len(frames) > MAX_FRAMES:
+            keep = np.unique(np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int))
+            frames = [frames[i] for i in keep]
+            frame_steps = [frame_steps[i] for i in keep]
+        step = ForgetStep(ids=ids, method=method, hyperparameters=res.hyperparameters, model=model,
+                          history=res.history, seconds=res.seconds, frames=frames, frame_steps=frame_steps,
+                          device=str(device))
+        self.steps.append(step)
+        self.selection.clear()
+        return step
+
+    def retrained(self, upto: int | None = None) -> nn.Module:
+        """A model retrained from scratch without everything forgotten in the first ``upto`` steps
+        (all by default), with the original's recipe. Cached per forget set."""
+        steps = self.steps if upto is None else self.steps[:upto]
+        gone = np.unique(np.concatenate([s.ids for s in steps])) if steps else np.zeros(0, np.int64)
+        key = tuple(int(i) for i in gone)
+        if key not in self._retrained:
+            if not key:
+                self._retrained[key] = self.original
+            else:
+                retain = np.setdiff1d(self.train_ids, gone)
+                res = unlearn("retrain", self.original, forget=self.pairs(gone), retain=self.pairs(retain),
+                              device="cpu")
+                self._retrained[key] = res.model.cpu().eval()
+        return self._retrained[key]
+
+    def has_retrained(self) -> bool:
+        key = tuple(int(i) for i in self.forgotten)
+        return key in self._retrained or not key
+
+    def undo(self) -> ForgetStep | None:
+        """Remove the last forget request; its points become the selection again."""
+        if not self.steps:
+            return None
+        step = self.steps.pop()
+        self.selection = set(step.ids.tolist())
+        return step
+
+    def reset(self) -> None:
+        """Back to the original model: every forget request and the selection are dropped."""
+        self.steps.clear()
+        self.selection.clear()
+
+
+def check_health(model: nn.Module, X_retain: np.ndarray, y_retain: np.ndarray) -> None:
+    """Raise ``Diverged`` if ``model`` has non-finite weights or predicts one class for every
+    retained point although they hold at least two classes."""
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise Diverged(f"parameter {name} is no longer finite")
+    if len(np.unique(y_retain)) >= 2:
+        pred = predict_logits(model, torch.as_tensor(X_retain)).argmax(1)
+        if len(torch.unique(pred)) == 1:
+            raise Diverged(f"the model collapsed: it predicts class {int(pred[0])} for every retained point")
+
+
+def new_workspace(dataset: str = "moons", *, n_samples: int = 600, noise: float | None = None, seed: int = 0,
+                  classes: int | None = None, test_ratio: float = 0.25,
+                  model_cfg: ModelConfig | None = None) -> Workspace:
+    """A workspace on a generated toy_data dataset (not trained yet: call ``.train()``)."""
+    from unlearn_core.bench import make_problem
+    problem = make_problem(dataset, n_samples=n_samples, noise=noise, data_seed=seed, classes=classes,
+                           test_size=test_ratio)
+    return Workspace(problem=problem, source="generated", model_cfg=model_cfg or ModelConfig(seed=seed))
