@@ -3,5 +3,9 @@ import streamlit as st
 
 st.set_page_config(page_title="JiT unlearning playground", layout="wide")
 
-pages = [st.Page("pages/playground.py", title="Playground", default=True)]
+pages = [
+    st.Page("pages/playground.py", title="Playground", url_path="playground", default=True),
+    st.Page("pages/compare.py", title="Compare methods", url_path="compare"),
+    st.Page("pages/geometry.py", title="Geometry of forgetting", url_path="geometry"),
+]
 st.navigation(pages).run()

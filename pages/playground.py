@@ -1,92 +1,434 @@
-"""Playground: train a small classifier on 2-D data, forget points, compare with retraining."""
+"""Playground: train a small classifier on 2-D data, click points to forget, watch the boundary move.
+
+The page is thin: state lives in a ``ui.workspace.Workspace`` in session state, configuration in
+``ui.config`` (mirrored in the URL), figures in ``ui.canvas`` / ``ui.report``.
+"""
+import hashlib
+from urllib.parse import urlencode
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
 import toy_data
-from unlearn_core import METHODS, MLP, evaluate, fit, unlearn
-from unlearn_core.bench import choose_forget, make_problem, split
-from unlearn_core.metrics import data_bounds
-from ui.figures import boundary_figure, loss_figure
+from ui import canvas, config, report
+from ui.config import HIDEABLE, HYPER, LIMITS, NORMALIZE, Config
+from ui.presets import PRESETS
+from ui.workspace import Diverged, ModelConfig, Workspace, edit_points, new_workspace, workspace_from_points
+from unlearn_core import METHODS
 
-torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
+torch.set_num_threads(1)  # tiny models: one thread is fastest and fair to other sessions
+ss = st.session_state
+
+# --- configuration: from the URL on a session's first run, then from the widgets ---------------------
+if "cfg" not in ss:
+    ss.cfg, ss.url_notes = config.from_query(st.query_params.to_dict())
+
+
+def init_widgets(cfg: Config) -> None:
+    """Put ``cfg`` into the widgets' session-state keys (first run, presets, loaded sessions)."""
+    ss.w_dataset, ss.w_n, ss.w_seed, ss.w_test = cfg.dataset, cfg.n, cfg.seed, cfg.test
+    ss.w_noise = cfg.resolved_noise()
+    ss.w_classes = cfg.resolved_classes() or 2
+    ss.w_width, ss.w_depth, ss.w_activation = cfg.width, cfg.depth, cfg.activation
+    ss.w_fit_epochs, ss.w_fit_lr = cfg.fit_epochs, cfg.fit_lr
+    ss.w_method, ss.w_device = cfg.method, cfg.device
+    for m in HYPER:
+        for k, v in config.method_defaults(m).items():
+            ss[f"hp_{m}_{k}"] = v
+    for k, v in cfg.hp.items():
+        ss[f"hp_{cfg.method}_{k}"] = v
+    ss.hide = cfg.hide
+
+
+if "w_dataset" not in ss:
+    init_widgets(ss.cfg)
+hide = ss.get("hide", frozenset())
+
+
+def apply_preset(name: str) -> None:
+    p = PRESETS[name]
+    cfg = Config(**{k: v for k, v in p.config.items() if k != "hp"}, hp=dict(p.config.get("hp", {})), hide=hide)
+    init_widgets(cfg)
+    ss.w_source = "Generate"
+    ss.pending_preset = name
+    ss.pop("failed_run", None)
+
 
 st.title("Forget points, watch the boundary move")
-st.caption("What to look for: JiT only sees the model and the points to forget. Compare its boundary (solid) "
-           "with the one of a model retrained from scratch without those points (dashed).")
+st.info("**What to look for.** Select training points on the canvas (click, box or lasso) and press **Forget**. "
+        "The animation replays the boundary after every optimiser step. The dashed line is a model retrained from "
+        "scratch without those points, the oracle; shaded cells are where the two disagree. JiT only sees the model "
+        "and the points, yet it should move the boundary where retraining does.", icon=":material/visibility:")
+for note in ss.get("url_notes", []):
+    st.warning(note)
+ss.url_notes = []
 
+preset_cols = st.columns(len(PRESETS))
+for col, (name, p) in zip(preset_cols, PRESETS.items()):
+    col.button(p.title, key=f"preset_{name}", on_click=apply_preset, args=(name,), width="stretch",
+               help=p.story)
+
+# --- sidebar -------------------------------------------------------------------------------------------
+sources = ["Generate", "Upload CSV", "Draw"] if "draw" not in hide else ["Generate"]
 with st.sidebar:
-    st.header("Data")
-    dataset = st.selectbox("Dataset", list(toy_data.DATASETS))
-    info = toy_data.dataset_info(dataset)
-    n = st.slider("Points", 100, 1500, 600, step=50)
-    noise = st.slider("Noise", 0.0, float(info.max_noise), float(info.default_noise))
-    classes = st.slider("Classes", info.min_classes, info.max_classes, info.default_classes) if info.takes_classes else None
-    seed = st.number_input("Seed", 0, 10_000, 0)
-    st.header("Forget")
-    setting = st.selectbox("What to forget", ["high_info", "random", "full_class", "region"],
-                           format_func=lambda s: {"high_info": "high-information points", "random": "random points",
-                                                  "full_class": "a whole class", "region": "a region at a class edge"}[s])
-    count = st.slider("Random points", 1, 100, 20) if setting == "random" else 20
-    cls = st.number_input("Class", 0, 7, 0) if setting in ("full_class", "region") else None
-    method = st.selectbox("Method", list(METHODS), format_func=lambda m: f"{m} ({METHODS[m].needs})")
+    if hide:
+        st.caption("Classroom link: some controls are hidden.")
+    source = st.radio("Data", sources, key="w_source", horizontal=True) if len(sources) > 1 else "Generate"
+    if "data" not in hide:
+        if source == "Generate":
+            st.selectbox("Dataset", list(toy_data.DATASETS), key="w_dataset",
+                         help="; ".join(f"{d}: {toy_data.dataset_info(d).description}" for d in toy_data.DATASETS))
+        info = toy_data.dataset_info(ss.w_dataset)
+        if source == "Generate":
+            lim = LIMITS
+            st.slider(lim["n"].label, int(lim["n"].lo), int(lim["n"].hi), step=int(lim["n"].step), key="w_n",
+                      help=lim["n"].help)
+            ss.w_noise = min(float(ss.w_noise), float(info.max_noise))
+            st.slider("Noise", 0.0, float(info.max_noise), step=0.01, key="w_noise", help=lim["noise"].help)
+            if info.takes_classes:
+                ss.w_classes = int(min(max(ss.w_classes, config.MIN_CLASSES), config.MAX_CLASSES))
+                st.slider("Classes", config.MIN_CLASSES, config.MAX_CLASSES, key="w_classes", help=lim["classes"].help)
+            st.number_input("Seed", 0, 9999, key="w_seed", help=lim["seed"].help)
+        st.slider("Test share", 0.1, 0.5, step=0.05, key="w_test", help=LIMITS["test"].help)
+    if "model" not in hide:
+        with st.expander("Model", expanded=False):
+            st.slider("Hidden layers", 1, 4, key="w_depth", help=LIMITS["depth"].help)
+            st.select_slider("Neurons per layer", [4, 8, 16, 32, 64, 128, 256], key="w_width", help=LIMITS["width"].help)
+            st.selectbox("Activation", config.ACTIVATIONS, key="w_activation")
+            st.slider("Training epochs", 10, 1000, step=10, key="w_fit_epochs", help=LIMITS["fit_epochs"].help)
+            st.select_slider("Training learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], key="w_fit_lr",
+                             help=LIMITS["fit_lr"].help)
+    st.header("Unlearning")
+    if "method" not in hide:
+        st.selectbox("Method", list(METHODS), key="w_method",
+                     format_func=lambda m: f"{m} ({'zero-shot' if METHODS[m].zero_shot else 'uses retain set'})",
+                     help="\n\n".join(f"**{m}**: {METHODS[m].summary}" for m in METHODS))
+    method = ss.w_method
+    if "hyper" not in hide:
+        for name, spec in HYPER.get(method, {}).items():
+            key = f"hp_{method}_{name}"
+            if spec.integer:
+                st.number_input(spec.label, int(spec.lo), int(spec.hi), step=int(spec.step), key=key, help=spec.help)
+            else:
+                st.number_input(spec.label, float(spec.lo), float(spec.hi), step=float(spec.step), key=key,
+                                help=spec.help, format="%.4g")
+        if method == "jit":
+            st.selectbox("Step scaling", list(NORMALIZE), key="hp_jit_normalize_step", format_func=NORMALIZE.get,
+                         help="Scale-free: the step is `lr / ‖first gradient‖` (or of a probe over all forget points), "
+                              "so the step size does not depend on the model's scale. Plain SGD: the paper's update.")
+        if not HYPER.get(method):
+            st.caption("Retraining from scratch repeats the original model's training recipe.")
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if ss.get("w_device") not in devices:
+        ss.w_device = "cpu"
+    st.radio("Device", devices, key="w_device", horizontal=True,
+             help="GPU is offered when one is present." if len(devices) > 1 else "No GPU on this machine.")
+    show_test = st.checkbox("Show test points (hollow)", value=True)
+
+cfg = Config(dataset=ss.w_dataset, n=int(ss.w_n), noise=float(ss.w_noise),
+             classes=int(ss.w_classes) if toy_data.dataset_info(ss.w_dataset).takes_classes else None,
+             seed=int(ss.w_seed), test=float(ss.w_test), width=int(ss.w_width), depth=int(ss.w_depth),
+             activation=ss.w_activation, fit_epochs=int(ss.w_fit_epochs), fit_lr=float(ss.w_fit_lr), method=method,
+             hp={k: ss[f"hp_{method}_{k}"] for k in config.method_defaults(method)}, device=ss.w_device, hide=hide)
+ss.cfg = cfg
+query = config.to_query(cfg)
+if st.query_params.to_dict() != query:
+    st.query_params.from_dict(query)
+model_cfg = ModelConfig(width=cfg.width, depth=cfg.depth, activation=cfg.activation, epochs=cfg.fit_epochs,
+                        lr=cfg.fit_lr, seed=cfg.seed)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Training the original model...")
-def trained(dataset, n, noise, classes, seed):
-    problem = make_problem(dataset, n_samples=n, noise=noise, data_seed=seed, classes=classes)
-    model = MLP(2, problem.n_classes, seed=seed)
-    fit(model, problem.X_train, problem.y_train, seed=seed, device="cpu")
-    return problem, model
+# --- the workspace: data + model ------------------------------------------------------------------------
+def train_with_progress(ws: Workspace) -> None:
+    """Train the original model with a progress bar and a live loss / accuracy curve."""
+    bar = st.progress(0.0, text="Training the original model...")
+    chart = st.empty()
+    history = []
 
+    def on_epoch(epoch, entry, model):
+        history.append(entry)
+        bar.progress(epoch / ws.model_cfg.epochs, text=f"Training: epoch {epoch} of {ws.model_cfg.epochs}, "
+                                                       f"loss {entry['loss']:.3f}, accuracy {100 * entry['acc']:.1f}%")
+        if epoch % max(1, ws.model_cfg.epochs // 8) == 0:
+            chart.plotly_chart(report.loss_curve(history, title="Training", x="epoch", ys=("loss", "acc"),
+                                                 x_title="epoch", height=220), theme=None)
 
-try:
-    problem, original = trained(dataset, n, noise, classes, int(seed))
-    rows = choose_forget(setting, problem, original, int(seed), forget_class=cls, forget_count=count)
-    forget, retain = split(problem, rows)
-except ValueError as err:
-    st.error(str(err))
-    st.stop()
-
-st.write(f"**{len(rows)}** training points selected to forget.")
-if st.button("Forget", type="primary"):
-    bar = st.progress(0.0, text="Unlearning...")
-    jit_hp = METHODS["jit"].defaults()
-    total_steps = jit_hp["epochs"] * -(-len(rows) // jit_hp["batch_size"])
-
-    def on_step(step, loss, model):
-        bar.progress(min(1.0, step / total_steps), text=f"step {step} of {total_steps}, loss {loss:.3g}")
-
-    res = unlearn(method, original, forget=forget, retain=retain, device="cpu", callback=on_step if method == "jit" else None)
-    ref = unlearn("retrain", original, forget=forget, retain=retain, device="cpu") if method != "retrain" else res
+    ws.train(callback=on_epoch)
     bar.empty()
-    st.session_state["result"] = dict(key=(dataset, n, noise, classes, int(seed), setting, method, tuple(rows)),
-                                      res=res, ref=ref)
+    chart.empty()
+    ss.pop("failed_run", None)
 
-out = st.session_state.get("result")
-bounds = data_bounds(problem.X)
-Xtr, ytr = problem.X_train, problem.y_train
-cols = st.columns(3)
-cols[0].plotly_chart(boundary_figure(original, Xtr, ytr, bounds, forget_ids=rows, title="Original"), theme=None)
-if out and out["key"] == (dataset, n, noise, classes, int(seed), setting, method, tuple(rows)):
-    res, ref = out["res"], out["ref"]
-    cols[1].plotly_chart(boundary_figure(res.model, Xtr, ytr, bounds, forget_ids=rows, ghost=ref.model,
-                                         title=f"After {method} (dashed: retrained)"), theme=None)
-    cols[2].plotly_chart(boundary_figure(ref.model, Xtr, ytr, bounds, forget_ids=rows, title="Retrained from scratch"),
-                         theme=None)
-    table = {}
-    for name, model in [("original", original), (method, res.model), ("retrain", ref.model)]:
-        m = evaluate(model, retain=retain, forget=forget, test=problem.test, reference=ref.model, bounds=bounds)
-        table[name] = {"forget acc %": 100 * m["acc_forget"], "retain acc %": 100 * m["acc_retain"],
-                       "test acc %": 100 * m["acc_test"], "entropy MIA %": 100 * m["mia"],
-                       "boundary disagreement with retrain %": 100 * m["boundary_disagreement"]}
-    table["original"]["method seconds"] = float("nan")
-    table[method]["method seconds"] = res.seconds
-    table["retrain"]["method seconds"] = ref.seconds
-    st.dataframe(pd.DataFrame(table).T.style.format("{:.3g}", na_rep=""))
-    st.caption("Forget accuracy and MIA: the target is the retrained model's value. MIA = share of the forget set an "
-               "entropy-based attack calls 'member' (the paper's variant).")
-    if res.history:
-        st.plotly_chart(loss_figure(res.history, title=f"{method}: loss per optimiser step"), theme=None)
-else:
-    cols[1].info("Press **Forget** to unlearn the crossed points.")
+
+ws: Workspace | None = ss.get("workspace")
+if source == "Generate":
+    key = ("gen", cfg.data_key(), cfg.model_key())
+    if ss.get("ws_key") != key:
+        try:
+            fresh = new_workspace(cfg.dataset, n_samples=cfg.n, noise=cfg.noise, seed=cfg.seed, classes=cfg.classes,
+                                  test_ratio=cfg.test, model_cfg=model_cfg)
+            train_with_progress(fresh)
+            ss.workspace, ss.ws_key, ws = fresh, key, fresh
+        except ValueError as err:
+            st.error(f"Could not build this dataset: {err}")
+elif source == "Upload CSV":
+    with st.sidebar:
+        up = st.file_uploader("CSV with columns x, y, label", type=["csv", "txt"],
+                              help="One point per row; 2 to 4 classes. Labels may be numbers or names.")
+    if up is not None:
+        data = up.getvalue()
+        key = ("csv", hashlib.sha1(data).hexdigest(), cfg.test, cfg.model_key())
+        if ss.get("ws_key") != key:
+            try:
+                X, y, names = toy_data.load_csv_with_labels(data)
+                fresh = workspace_from_points(X, y, source="csv", name=up.name, test_ratio=cfg.test, seed=cfg.seed,
+                                              model_cfg=model_cfg)
+                train_with_progress(fresh)
+                ss.workspace, ss.ws_key, ws = fresh, key, fresh
+                st.toast(f"Loaded {len(y)} points in {len(names)} classes from {up.name}")
+            except ValueError as err:  # CSVFormatError included: the message says row and column
+                st.error(f"{up.name}: {err} The previous data is kept.")
+    elif ws is None or ws.source != "csv":
+        st.info("Upload a CSV file with columns `x, y, label` in the sidebar. The current data stays until then.")
+elif source == "Draw":
+    if ws is not None and ws.source != "drawn":
+        ss.workspace = ws = edit_points(ws)  # start from the current points, untrained
+        ss.ws_key = ("drawn",)
+
+if ws is None:
+    st.stop()
+if ws.model_cfg != model_cfg and ws.trained and source != "Draw":
+    ws = Workspace(problem=ws.problem, source=ws.source, model_cfg=model_cfg, grid=ws.grid)
+    train_with_progress(ws)
+    ss.workspace = ws
+
+# --- a preset: pick its points and forget them right away -----------------------------------------------
+run_now = False
+if ss.get("pending_preset") and ws.trained:
+    preset = PRESETS[ss.pop("pending_preset")]
+    ws.reset()
+    ws.select(preset.select(ws))
+    st.success(f"**{preset.title}.** {preset.story}")
+    run_now = True
+
+# --- the main area -------------------------------------------------------------------------------------
+draw_mode = source == "Draw"
+left, right = st.columns([3, 2], gap="medium")
+
+
+def on_canvas_select() -> None:
+    ev = ss.get("canvas")
+    ids, empty = canvas.selected_ids(ev)
+    sel = ev.get("selection", {}) if isinstance(ev, dict) else getattr(ev, "selection", {})
+    gesture = bool((sel.get("box") if isinstance(sel, dict) else None) or (sel.get("lasso") if isinstance(sel, dict) else None))
+    w: Workspace = ss.workspace
+    if draw_mode:
+        if ss.get("w_draw_action", "Add points") == "Add points":
+            if empty:
+                ss.workspace = edit_points(w, add=[(x, y, int(ss.get("w_draw_class", 0))) for x, y in empty[:1]])
+        elif ids:
+            ss.workspace = edit_points(w, remove=ids)
+    elif gesture:
+        w.select(ids)
+    else:
+        w.toggle(ids)
+
+
+with right:
+    if draw_mode:
+        st.subheader("Draw your own data")
+        st.radio("A click on the canvas", ["Add points", "Remove points"], key="w_draw_action", horizontal=True)
+        st.radio("Class of new points", list(range(config.MAX_CLASSES)), key="w_draw_class", horizontal=True,
+                 format_func=lambda c: f"class {c}")
+        c1, c2 = st.columns(2)
+        if c1.button("Clear all points"):
+            ss.workspace = ws = edit_points(ws, remove=range(len(ws.y)))
+        if c2.button("Train", type="primary", disabled=len(np.unique(ws.y[ws.train_ids])) < 2):
+            try:
+                train_with_progress(ws)
+            except ValueError as err:
+                st.error(str(err))
+        n_tr = len(ws.train_ids)
+        st.caption(f"{n_tr} training points, {len(ws.test_ids)} test points. Clicks add points to the training set. "
+                   f"Switch the data source back to **Generate** to leave drawing mode (your drawing is discarded).")
+        if not ws.trained:
+            st.info("Press **Train** when your data is ready; then select points to forget.")
+
+    if ws.trained:
+        st.markdown(f"### {len(ws.selection)} point{'s' if len(ws.selection) != 1 else ''} selected")
+        with st.expander("Quick selectors", expanded=False):
+            classes = sorted(np.unique(ws.y[ws.train_ids]).tolist())
+            qc1, qc2 = st.columns([2, 1])
+            cls = qc1.selectbox("Class", classes, format_func=lambda c: f"class {c}", key="q_class")
+            if qc2.button("Select class", width="stretch"):
+                ws.select(ws.train_ids[ws.y[ws.train_ids] == cls])
+            qc1, qc2 = st.columns([2, 1])
+            k = qc1.number_input("k random training points", 1, max(1, len(ws.train_ids)), min(10, len(ws.train_ids)),
+                                 key="q_k")
+            if qc2.button("Select k random", width="stretch"):
+                pool = ws.selectable(ws.train_ids)
+                rng = np.random.default_rng(len(ws.steps) * 7919 + int(ss.get("q_rng", 0)))
+                ss.q_rng = int(ss.get("q_rng", 0)) + 1
+                ws.select(rng.choice(pool, size=min(int(k), len(pool)), replace=False) if len(pool) else [])
+            b = ws.bounds
+            xr = st.slider("Region x", float(b[0]), float(b[1]), (float(b[0]), float((b[0] + b[1]) / 2)), key="q_x")
+            yr = st.slider("Region y", float(b[2]), float(b[3]), (float(b[2]), float(b[3])), key="q_y")
+            if st.button("Select region", width="stretch"):
+                P = ws.X[ws.train_ids]
+                inside = (P[:, 0] >= xr[0]) & (P[:, 0] <= xr[1]) & (P[:, 1] >= yr[0]) & (P[:, 1] <= yr[1])
+                ws.select(ws.train_ids[inside])
+        if st.button("Clear selection", disabled=not ws.selection):
+            ws.clear_selection()
+        error, warnings = ws.check_forget(ws.selection)
+        for w in warnings:
+            st.warning(w)
+        hp = cfg.hyperparameters()
+        hint = report.frames_hint(len(ws.selection), hp) if method == "jit" and ws.selection else None
+        if hint:
+            st.caption(f"This run has {report.steps_for(len(ws.selection), hp['batch_size'], hp['epochs'])} optimiser "
+                       f"steps, so the animation has few frames.")
+
+            def smaller_batches(h=hint):
+                ss.hp_jit_batch_size, ss.hp_jit_lr, ss.hp_jit_normalize_step = h["batch_size"], h["lr"], "probe"
+
+            st.button(f"Use batch size {hint['batch_size']} ({hint['steps']} steps, step size {hint['lr']:g})",
+                      on_click=smaller_batches,
+                      help="Smaller batches give more optimiser steps to watch. The step size shrinks in proportion "
+                           "so the total distance travelled stays about the same, and the step is scaled by a probe "
+                           "over all forget points (one small point cannot blow it up).")
+        clicked = st.button(f"Forget with {method}", type="primary", disabled=error is not None,
+                            help=error or f"Apply {method} to the {len(ws.selection)} selected points.",
+                            width="stretch")
+        if error and ws.trained and not ws.selection:
+            st.caption(error)
+        if clicked or run_now:
+            bar = st.progress(0.0, text="Unlearning...")
+            n_sel = len(ws.selection)
+            total = report.steps_for(n_sel, hp["batch_size"], hp["epochs"]) if method == "jit" else None
+
+            def on_step(step, loss):
+                if total:
+                    bar.progress(min(1.0, step / total), text=f"step {step} of {total}, loss {loss:.3g}")
+
+            try:
+                ws.forget(method, hp, device=cfg.device, on_step=on_step)
+                ss.pop("failed_run", None)
+            except Diverged as err:
+                ss.failed_run = dict(message=str(err), frames=err.frames, frame_steps=err.frame_steps,
+                                     history=err.history, method=method, hp=hp)
+            except ValueError as err:
+                st.error(str(err))
+            bar.empty()
+        loss_slot = st.empty()
+
+# --- the canvas ----------------------------------------------------------------------------------------
+title = "Drawing" if draw_mode else (f"After {len(ws.steps)} forget request{'s' * (len(ws.steps) > 1)}"
+                                     if ws.steps else "Original model")
+
+
+def canvas_spec(ghost_model):
+    spec, k = ws.gridspec, ws.n_classes
+    if not ws.trained:
+        layers, frames, steps = canvas.Layers(np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint8)), None, None
+    elif ws.steps:
+        last = ws.steps[-1]
+        gcls = canvas.layers_for(ghost_model, spec, k).cls if ghost_model is not None else None
+        frames = [canvas.Layers(s, c, gcls) for s, c in last.frames]
+        layers, steps = frames[-1], last.frame_steps
+    else:
+        layers, frames, steps = canvas.layers_for(ws.original, spec, k), None, None
+    return canvas.canvas_figure(spec, ws.X, ws.y, n_classes=k, layers=layers, train_ids=ws.train_ids,
+                                test_ids=ws.test_ids, forgotten=ws.forgotten, selection=ws.selection,
+                                frames=frames, frame_steps=steps, draw_grid=draw_mode, show_test=show_test,
+                                title=title)
+
+
+chart_kw = dict(theme=None, key="canvas", on_select=on_canvas_select, selection_mode=("points", "box", "lasso"),
+                config={"displaylogo": False})
+with left:
+    slot = st.empty()
+    if ws.steps and not ws.has_retrained():
+        slot.plotly_chart(canvas_spec(None), theme=None)  # the animation first; retraining follows
+        with right:
+            with st.spinner("Retraining from scratch for comparison..."):
+                retrained = ws.retrained()
+        slot.empty()
+    retrained = ws.retrained() if ws.steps else None
+    main_fig = canvas_spec(retrained)
+    slot.plotly_chart(main_fig, **chart_kw)
+    if ws.trained and not draw_mode:
+        st.caption("Filled dots: training points; hollow: test points; ✕: forgotten; ring: selected. Background: "
+                   "predicted class, paler where the model is less sure. Solid line: the model's boundary; dashed: "
+                   "the retrained model's; grey cells: where they disagree. Click a point to (de)select it; "
+                   "drag to box-select; double-click to clear the chart's own selection.")
+
+if ws.trained and ws.steps:
+    last = ws.steps[-1]
+    with right:
+        if last.history:
+            loss_slot.plotly_chart(report.loss_curve(last.history, title=f"{last.method}: loss per optimiser step"),
+                                   theme=None)
+
+failed = ss.get("failed_run")
+if failed and ws.trained:
+    st.error(f"**The {failed['method']} run diverged and was undone**: {failed['message']}. The model is restored. "
+             f"Try a smaller step size (learning rate), e.g. {failed['hp'].get('lr', 0.1) / 10:g}.")
+    if failed["frames"]:
+        with st.expander("What the failed run did (not applied)", expanded=True):
+            fr = [canvas.Layers(s, c) for s, c in failed["frames"]]
+            st.plotly_chart(canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes, layers=fr[-1],
+                                                 train_ids=ws.train_ids, test_ids=ws.test_ids, frames=fr,
+                                                 frame_steps=failed["frame_steps"], show_test=False, height=380,
+                                                 title="The diverged run, step by step"), theme=None)
+
+# --- comparison, metrics, history -----------------------------------------------------------------------
+if ws.trained and not draw_mode:
+    c_orig, c_ret = st.columns(2)
+    c_orig.plotly_chart(canvas.figure_for(ws, ws.original, title="Original model", height=380, show_selection=False,
+                                          show_test=show_test), theme=None)
+    if ws.steps:
+        c_ret.plotly_chart(canvas.figure_for(ws, retrained, title="Retrained from scratch without the forgotten points",
+                                             height=380, show_selection=False, show_test=show_test), theme=None)
+        if "metrics" not in hide:
+            rows = report.metrics_rows(ws, retrained)
+            ss.last_metrics = rows
+            st.dataframe(pd.DataFrame(rows).set_index("model").style.format("{:.3g}", na_rep=""),
+                         width="stretch")
+            st.caption("Forget set: every point forgotten so far; retain set: the rest of the training points. "
+                       "'→ retrain' marks metrics whose target is the retrained model's value. MIA: the share of forget "
+                       "points an entropy-threshold attack calls members (the paper's variant).")
+    else:
+        c_ret.info("Select points and press **Forget**: the retrained model appears here.")
+    fit_hist = ws.fit_history
+    if fit_hist:
+        acc_tr = 100 * float(fit_hist[-1]["acc"])
+        from unlearn_core.metrics import accuracy
+        acc_te = 100 * accuracy(ws.original, *ws.test) if len(ws.test_ids) else float("nan")
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Original: train accuracy (last epoch)", f"{acc_tr:.1f}%")
+        m2.metric("Original: test accuracy", f"{acc_te:.1f}%")
+        m3.metric("Forget requests", len(ws.steps))
+
+if ws.trained and "history" not in hide and not draw_mode:
+    st.subheader("History")
+    for i, s in enumerate(ws.steps, 1):
+        st.write(f"{i}. **{s.method}** forgot {len(s.ids)} point(s) in {len(s.history)} steps, {s.seconds:.3f} s")
+    h1, h2, _ = st.columns([1, 1, 4])
+    if h1.button("Undo", disabled=not ws.steps, help="Remove the last forget request; its points are selected again."):
+        ws.undo()
+        st.rerun()
+    if h2.button("Reset", disabled=not ws.steps, help="Back to the original model; forget every request."):
+        ws.reset()
+        st.rerun()
+
+# --- sharing: the link, a classroom link, exports ---------------------------------------------------------
+if ws.trained and "export" not in hide and not draw_mode:
+    st.subheader("Share and export")
+    base = str(st.context.url or "").split("?")[0]
+    st.caption("This link reproduces the configuration (dataset, seed, model, method and hyperparameters):")
+    st.code(f"{base}?{urlencode(query)}", language=None)
+    with st.expander("Classroom link: hide controls"):
+        groups = st.multiselect("Controls to hide", list(HIDEABLE), format_func=HIDEABLE.get, key="w_hide")
+        st.code(f"{base}?{urlencode(config.to_query(config.with_hidden(cfg, groups)))}", language=None)
+        st.caption("Students who open this link see the page without those controls; the settings above still apply.")

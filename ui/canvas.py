@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import plotly.graph_objects as go
-
 from .grids import GridSpec
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
@@ -46,8 +44,8 @@ class Layers:
     ghost_cls: np.ndarray | None = None
 
     def disagreement(self) -> np.ndarray:
-        if self.ghost_cls is None:
-            return np.zeros_like(self.cls)
+        if self.ghost_cls is None:  # nothing to compare with: one transparent cell keeps the payload small
+            return np.zeros((1, 1), np.uint8)
         return (self.cls != self.ghost_cls).astype(np.uint8)
 
 
@@ -73,9 +71,10 @@ def _contour(xs, ys, cls, k, line, name) -> dict:
 def canvas_figure(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: int, layers: Layers,
                   train_ids, test_ids=(), forgotten=(), selection=(), frames: list[Layers] | None = None,
                   frame_steps: list[int] | None = None, draw_grid: bool = False, show_test: bool = True,
-                  title: str = "", height: int = 560, opacity: float = 0.55) -> go.Figure:
-    """The canvas. ``frames`` (optional) animate traces 0-2 with play/pause and a step slider;
-    the static data shows the last frame. Points: filled = training, hollow = test, x = forgotten,
+                  title: str = "", height: int = 560, opacity: float = 0.55) -> dict:
+    """The canvas as a plain figure dict (``st.plotly_chart`` validates it once; ``go.Figure(d)`` gives
+    a Figure). ``frames`` (optional) animate traces 0-2 with play/pause and a step slider; the static
+    data shows the last frame. Points: filled = training, hollow = test, x = forgotten,
     black ring = selected to forget next."""
     k = max(int(n_classes), 2)
     X = np.asarray(X)
@@ -122,26 +121,26 @@ def canvas_figure(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: in
                    scaleanchor="x", scaleratio=1),
         uirevision="canvas",
     )
-    fig = go.Figure(data=traces, layout=layout)
+    fig = dict(data=traces, layout=layout)
     if frames:
         add_animation(fig, spec, frames, frame_steps or list(range(len(frames))), k, opacity)
     return fig
 
 
-def add_animation(fig: go.Figure, spec: GridSpec, frames: list[Layers], frame_steps: list[int], k: int,
+def add_animation(fig: dict, spec: GridSpec, frames: list[Layers], frame_steps: list[int], k: int,
                   opacity: float) -> None:
     """Frames replacing traces 0-2 (background, disagreement, boundary), play/pause, a step slider."""
     names = [str(s) for s in frame_steps]
-    fig.frames = [go.Frame(name=n, data=_background(spec, fr, k, opacity), traces=[0, 1, 2])
-                  for n, fr in zip(names, frames)]
+    fig["frames"] = [dict(name=n, data=_background(spec, fr, k, opacity), traces=[0, 1, 2])
+                     for n, fr in zip(names, frames)]
     play = dict(label="▶ Play", method="animate",
                 args=[None, dict(frame=dict(duration=FRAME_MS, redraw=True), transition=dict(duration=0),
                                  fromcurrent=True, mode="immediate")])
     pause = dict(label="❚❚ Pause", method="animate",
                  args=[[None], dict(frame=dict(duration=0, redraw=False), mode="immediate")])
-    fig.update_layout(
-        margin=dict(b=110),
-        height=(fig.layout.height or 560) + 80,
+    fig["layout"].update(
+        margin=dict(l=30, r=10, t=fig["layout"]["margin"]["t"], b=110),
+        height=fig["layout"]["height"] + 80,
         updatemenus=[dict(type="buttons", direction="left", buttons=[play, pause], showactive=False,
                           x=0.0, xanchor="left", y=-0.06, yanchor="top", pad=dict(t=0, r=6))],
         sliders=[dict(active=len(names) - 1, x=0.22, len=0.78, y=-0.03, yanchor="top", pad=dict(t=0),
@@ -187,7 +186,7 @@ def layers_for(model, spec: GridSpec, n_classes: int, ghost=None) -> Layers:
 
 
 def figure_for(ws, model, *, ghost=None, title: str = "", height: int = 560, show_selection: bool = True,
-               **kw) -> go.Figure:
+               **kw) -> dict:
     """The canvas of a ``Workspace`` showing ``model`` (and ``ghost``'s boundary dashed), static."""
     return canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes,
                          layers=layers_for(model, ws.gridspec, ws.n_classes, ghost), train_ids=ws.train_ids,

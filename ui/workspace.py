@@ -24,6 +24,7 @@ from unlearn_core.training import FIT_DEFAULTS, predict_logits
 
 from .grids import GridSpec, encode
 
+EXPLODED = 100.0  # a loss this many times the first step's counts as diverged
 MAX_FRAMES = 60  # the payload budget (UX.md: uint8, <= 60 frames of 100x100, <= 4 MB)
 
 
@@ -48,6 +49,10 @@ class Diverged(RuntimeError):
     def __init__(self, message: str, step: int | None = None):
         super().__init__(message)
         self.step = step
+        # What the failed run looked like (set by Workspace.forget), so that it can still be shown.
+        self.frames: list = []
+        self.frame_steps: list[int] = []
+        self.history: list[dict] = []
 
 
 @dataclass
@@ -202,8 +207,9 @@ class Workspace:
         """Forget the current selection with ``method``; on success the selection becomes a new step.
 
         Records the class-probability grid before the run and after every optimiser step (at most
-        MAX_FRAMES of them, evenly spaced, always with the last). A non-finite loss stops the run; a
-        collapse to one class is detected after it; both raise ``Diverged`` and change nothing.
+        MAX_FRAMES of them, evenly spaced, always with the last). A non-finite loss, or one EXPLODED
+        times the first step's, stops the run; a collapse to one class is detected after it; all raise
+        ``Diverged`` and change nothing.
         """
         ids = self.selectable(self.selection)
         error, _ = self.check_forget(ids)
@@ -216,9 +222,15 @@ class Workspace:
         frame_steps = [0] if record_frames else []
         retain = self.retain_ids(ids)
 
+        first: list[float] = []
+
         def callback(step: int, loss: float, model: nn.Module) -> None:
             if not math.isfinite(loss):
                 raise Diverged(f"the loss became {loss} at step {step}", step)
+            if not first:
+                first.append(loss)
+            if step > 1 and abs(loss) > EXPLODED * max(abs(first[0]), 1e-3):
+                raise Diverged(f"the loss exploded from {first[0]:.3g} at step 1 to {loss:.3g} at step {step}", step)
             if record_frames:
                 frames.append(encode(model, spec, self.n_classes))
                 frame_steps.append(step)
@@ -226,10 +238,16 @@ class Workspace:
                 on_step(step, loss)
 
         needs_retain = METHODS[method].needs != "forget"
-        res = unlearn(method, base, forget=self.pairs(ids), retain=self.pairs(retain) if needs_retain else None,
-                      device=device, callback=callback, **hp)
-        model = res.model.cpu().eval()
-        check_health(model, self.X[retain], self.y[retain])
+        losses: list[dict] = []
+        try:
+            res = unlearn(method, base, forget=self.pairs(ids), retain=self.pairs(retain) if needs_retain else None,
+                          device=device, callback=lambda s, v, m: (losses.append({"step": s, "loss": v}),
+                                                                    callback(s, v, m)), **hp)
+            model = res.model.cpu().eval()
+            check_health(model, self.X[retain], self.y[retain])
+        except Diverged as err:  # nothing changed in the workspace; keep the failed run for display
+            err.frames, err.frame_steps, err.history = frames, frame_steps, losses
+            raise
         if record_frames and len(frames) > MAX_FRAMES:
             keep = np.unique(np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int))
             frames = [frames[i] for i in keep]
@@ -295,3 +313,44 @@ def new_workspace(dataset: str = "moons", *, n_samples: int = 600, noise: float 
     problem = make_problem(dataset, n_samples=n_samples, noise=noise, data_seed=seed, classes=classes,
                            test_size=test_ratio)
     return Workspace(problem=problem, source="generated", model_cfg=model_cfg or ModelConfig(seed=seed))
+
+
+def workspace_from_points(X, y, *, source: str, name: str = "custom", test_ratio: float = 0.25, seed: int = 0,
+                          model_cfg: ModelConfig | None = None, max_classes: int = 4) -> Workspace:
+    """A workspace on given points (an uploaded CSV, a drawing); labels must be 0..k-1 with 2 <= k <= max_classes."""
+    import toy_data
+    X = np.asarray(X, np.float32).reshape(-1, 2)
+    y = np.asarray(y, np.int64).reshape(-1)
+    k = int(y.max()) + 1 if len(y) else 0
+    if k > max_classes:
+        raise ValueError(f"the data has {k} classes; the playground shows 2 to {max_classes}. "
+                         f"Merge or drop classes and load it again.")
+    if len(np.unique(y)) < 2:
+        raise ValueError("the data needs points of at least two classes")
+    counts = np.bincount(y, minlength=k)
+    stratify = bool(counts.min() >= 2) and len(y) * test_ratio >= k
+    if len(y) < 4:
+        raise ValueError(f"the data has {len(y)} points; at least 4 are needed (some for training, some for testing)")
+    *_, tr, te = toy_data.train_test_split(X, y, test_size=test_ratio, seed=seed, stratify=stratify)
+    problem = Problem(name, X, y, np.asarray(tr, np.int64), np.asarray(te, np.int64), max(k, 2))
+    return Workspace(problem=problem, source=source, model_cfg=model_cfg or ModelConfig(seed=seed))
+
+
+def edit_points(ws: Workspace, *, add=(), remove=()) -> Workspace:
+    """A new, untrained workspace with points added ((x, y, class) triples, to the training split)
+    and points removed (global ids). The model must be trained again."""
+    keep = np.setdiff1d(np.arange(len(ws.y)), np.asarray(list(remove), np.int64))
+    new_index = -np.ones(len(ws.y), np.int64)
+    new_index[keep] = np.arange(len(keep))
+    X, y = ws.X[keep], ws.y[keep]
+    tr, te = new_index[ws.train_ids], new_index[ws.test_ids]
+    tr, te = tr[tr >= 0], te[te >= 0]
+    add = [(float(a), float(b), int(c)) for a, b, c in add]
+    if add:
+        X = np.concatenate([X, np.array([[a, b] for a, b, _ in add], np.float32)])
+        y = np.concatenate([y, np.array([c for *_, c in add], np.int64)])
+        tr = np.concatenate([tr, np.arange(len(y) - len(add), len(y))])
+    k = max(ws.n_classes, int(y.max()) + 1 if len(y) else 2)
+    problem = Problem(ws.problem.dataset, X.astype(np.float32), y.astype(np.int64), tr.astype(np.int64),
+                      te.astype(np.int64), k)
+    return Workspace(problem=problem, source="drawn", model_cfg=ws.model_cfg, grid=ws.grid)

@@ -1,0 +1,767 @@
+"""Export and import: the canvas as standalone HTML or PNG, a playground session as JSON.
+
+    animation_html(fig) -> bytes                 offline HTML (plotly.js inline), animation paused
+    figure_png(fig, scale=2) -> bytes            PNG through Kaleido and the system Chromium
+    session_to_json(ws, metrics=None) -> str     a Workspace as a JSON document (no pickle)
+    session_from_json(text) -> Workspace         validated; ValueError (SessionFileError) otherwise
+    load_session(text) -> (Workspace, metrics)   the same, with the metrics saved beside it
+
+No Streamlit here: plain functions, tested without a server.
+
+Session file (format "jit-playground-session", version 1), one JSON object:
+    format, version, created (ISO time, informative)
+    data:         dataset, source, n_classes, X (tensor float32 [n, 2]), y (int list), train_ids, test_ids
+    model_config: width, depth, activation, epochs, lr, batch_size, seed (ui.workspace.ModelConfig)
+    grid:         null or {bounds: [x0, x1, y0, y1], resolution}
+    selection:    global ids selected to forget next
+    original:     null or a model: {state: {name: tensor}, fit_recipe: {...} or null}
+    fit_history:  [{epoch, loss, acc}, ...]
+    steps:        [{ids, method, hyperparameters, model, history, seconds, device, frame_steps,
+                    frames (tensor uint8 [frames, 2, r, r], zlib: (shade, class) grids)}, ...]
+    metrics:      whatever the caller passed (JSON numbers, strings, lists, objects)
+A tensor is {dtype, shape, data: base64 of the little-endian bytes[, compression: "zlib"]}. Weights
+are stored bit for bit, so a loaded model predicts exactly what the saved one did. Non-finite
+numbers in histories and metrics are written as null.
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import binascii
+import concurrent.futures
+import copy
+import datetime as _dt
+import html
+import json
+import math
+import os
+import shutil
+import threading
+import zlib
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from unlearn_core import METHODS
+from unlearn_core.bench import Problem
+from unlearn_core.models import ACTIVATIONS
+
+from .grids import GridSpec
+from .workspace import MAX_FRAMES, ForgetStep, ModelConfig, Workspace
+
+# ---------------------------------------------------------------------------------------------
+# Limits (a session file is user input: everything is checked before anything is built)
+# ---------------------------------------------------------------------------------------------
+FORMAT = "jit-playground-session"
+VERSION = 1
+MAX_BYTES = 50 * 1024 * 1024  # the whole file
+MAX_POINTS = 50_000  # = toy_data.MAX_SAMPLES and MAX_CSV_ROWS: anything the app can hold
+MAX_CLASSES = 20  # = toy_data.MAX_CSV_CLASSES
+MAX_STEPS = 500
+MAX_HISTORY = 200_000  # entries per history
+MAX_WIDTH, MAX_DEPTH = 4096, 16
+MAX_RESOLUTION = 400
+MAX_DECODED = 400 * 1024 * 1024  # bytes of tensors decoded from one file (frames are zlib-compressed)
+MAX_NESTING = 20  # in metrics and hyperparameters
+SOURCES = ("generated", "csv", "drawn", "session")
+_DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64),
+           "int64": (np.int64, torch.int64), "uint8": (np.uint8, torch.uint8), "bool": (np.bool_, torch.bool)}
+_TORCH_NAMES = {t: name for name, (_, t) in _DTYPES.items()}
+_RECIPE_KEYS = {"epochs", "lr", "batch_size", "weight_decay", "optimizer"}
+
+# ---------------------------------------------------------------------------------------------
+# HTML
+# ---------------------------------------------------------------------------------------------
+
+
+def animation_html(fig: go.Figure, *, title: str = "JiT unlearning playground") -> bytes:
+    """A standalone HTML page of ``fig`` (animation frames, play button and slider included).
+
+    plotly.js is embedded, so the file opens offline; the animation waits for Play. UTF-8 bytes,
+    ready for ``st.download_button(..., mime="text/html")``.
+    """
+    page = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False,
+                       config={"displaylogo": False, "responsive": True})
+    head = f"<head><title>{html.escape(title)}</title>"
+    page = page.replace("<head>", head, 1) if "<head>" in page else f"<!DOCTYPE html><html>{head}</head>" \
+        f"<body>{page}</body></html>"
+    return page.encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------------
+# PNG through Kaleido
+# ---------------------------------------------------------------------------------------------
+INSTALL_HINT = ("Install Chromium (Debian/Ubuntu: `apt-get install chromium`) or Google Chrome, or set the "
+                "BROWSER_PATH environment variable to a Chrome/Chromium executable.")
+
+
+def chromium_path() -> str:
+    """The Chrome/Chromium that renders PNGs: $BROWSER_PATH if set, else /usr/bin/chromium, else one
+    that Kaleido's own lookup finds (a downloaded Chrome, PATH, typical places). RuntimeError if none."""
+    env = os.environ.get("BROWSER_PATH")
+    if env:
+        if os.path.isfile(env) and os.access(env, os.X_OK):
+            return env
+        raise RuntimeError(f"BROWSER_PATH={env!r} is not an executable file, so no PNG can be rendered. "
+                           f"Point BROWSER_PATH at Chrome/Chromium, or unset it. {INSTALL_HINT}")
+    if os.access("/usr/bin/chromium", os.X_OK):
+        return "/usr/bin/chromium"
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    try:
+        from choreographer.browsers.chromium import Chromium
+        found = Chromium.find_browser(skip_local=False)
+    except Exception:  # best effort: the lookup is internal to Kaleido's browser driver
+        found = None
+    if found and os.path.isfile(found):
+        return str(found)
+    raise RuntimeError(f"PNG export needs a Chrome or Chromium browser, and none was found. {INSTALL_HINT}")
+
+
+def static_figure(fig: go.Figure, *, frame: str | None = None) -> go.Figure:
+    """A copy of ``fig`` without animation: no frames, play buttons or slider, and the bottom margin
+    they needed given back. ``frame`` (a frame name) shows that frame; by default what ``fig`` shows."""
+    d = fig.to_dict()
+    frames = d.pop("frames", None) or []
+    layout = d.setdefault("layout", {})
+    had_controls = bool(layout.pop("updatemenus", None)) | bool(layout.pop("sliders", None))
+    if had_controls:
+        margin = layout.setdefault("margin", {})
+        extra = int(margin.get("b", 30) or 0) - 30
+        if extra > 0:
+            margin["b"] = 30
+            if layout.get("height"):
+                layout["height"] = layout["height"] - extra
+    if frame is not None:
+        match = [f for f in frames if str(f.get("name")) == str(frame)]
+        if not match:
+            names = ", ".join(str(f.get("name")) for f in frames[:10]) or "none"
+            raise ValueError(f"no animation frame named {frame!r} (frames: {names})")
+        fr = match[0]
+        data = d.get("data", [])
+        targets = fr.get("traces") or list(range(len(fr.get("data", []))))
+        for i, trace in zip(targets, fr.get("data", [])):
+            if 0 <= i < len(data):
+                data[i] = {**data[i], **trace}
+    return go.Figure(d)
+
+
+class _Renderer:
+    """One warm Kaleido (one headless Chromium) on a private event-loop thread.
+
+    Kaleido's own ``start_sync_server`` would do the same, but when the browser fails to start its
+    server thread dies and every later call waits forever; here each call has a timeout and a
+    failure closes the browser, so the next call starts a fresh one.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kaleido = None
+        self._path: str | None = None
+        atexit.register(self.stop)
+
+    @property
+    def running(self) -> bool:
+        return self._kaleido is not None and self._thread is not None and self._thread.is_alive()
+
+    def _start(self, path: str, timeout: float) -> None:
+        import kaleido
+
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="png-export-kaleido", daemon=True)
+        thread.start()
+        self._loop, self._thread, self._path = loop, thread, path
+
+        async def open_browser():
+            k = kaleido.Kaleido(path=path, mathjax=False, timeout=timeout)
+            await k.open()
+            return k
+
+        try:
+            self._kaleido = asyncio.run_coroutine_threadsafe(open_browser(), loop).result(timeout)
+        except BaseException as err:
+            self._shutdown()
+            reason = "timed out" if isinstance(err, concurrent.futures.TimeoutError) else f"failed: {err}"
+            raise RuntimeError(f"Starting the browser for PNG export ({path}) {reason}. {INSTALL_HINT}") from err
+
+    def render(self, fig_dict: dict, opts: dict, path: str, timeout: float) -> bytes:
+        with self._lock:
+            if not self.running or self._path != path:
+                self._shutdown()
+                self._start(path, timeout)
+            fut = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(fig_dict, opts=opts), self._loop)
+            try:
+                return fut.result(timeout)
+            except BaseException as err:
+                fut.cancel()
+                self._shutdown()
+                reason = "timed out" if isinstance(err, concurrent.futures.TimeoutError) else f"failed: {err}"
+                raise RuntimeError(f"Rendering the PNG {reason}. Try again; a fresh browser will be started.") \
+                    from err
+
+    def _shutdown(self) -> None:
+        loop, k = self._loop, self._kaleido
+        self._kaleido = None
+        if loop is not None and k is not None and loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(k.close(), loop).result(10)
+            except BaseException:
+                pass  # the browser process is gone or stuck; the thread below is a daemon
+        if loop is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(5)
+            if not loop.is_running():
+                loop.close()
+        self._loop = self._thread = None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._shutdown()
+
+
+_RENDERER = _Renderer()
+
+
+def figure_png(fig: go.Figure, *, scale: float = 2, frame: str | None = None, timeout: float = 60) -> bytes:
+    """The figure as PNG bytes (``scale`` x its layout width/height in pixels), rendered by Kaleido
+    in the system Chromium (see ``chromium_path``), without MathJax and without network.
+
+    Animation controls are dropped (``static_figure``): the image shows what the figure shows, or
+    frame ``frame``. The first call starts a headless browser (~2 s) that later calls reuse
+    (~0.2 s); ``stop_png_renderer()`` closes it. RuntimeError if no browser is found or it fails.
+    """
+    path = chromium_path()
+    if not (isinstance(scale, (int, float)) and 0 < scale <= 10):
+        raise ValueError(f"scale must be a number in (0, 10], got {scale!r}")
+    static = static_figure(fig, frame=frame)
+    return _RENDERER.render(static.to_dict(), {"format": "png", "scale": scale}, path, timeout)
+
+
+def stop_png_renderer() -> None:
+    """Close the browser that ``figure_png`` keeps warm (it is also closed at exit)."""
+    _RENDERER.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Session JSON: writing
+# ---------------------------------------------------------------------------------------------
+
+
+def _tensor(arr, *, compress: bool = False) -> dict:
+    a = arr.detach().cpu().numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
+    name = {np.dtype(np_t): n for n, (np_t, _) in _DTYPES.items()}.get(a.dtype)
+    if name is None:
+        raise ValueError(f"cannot store an array of dtype {a.dtype}")
+    raw = np.ascontiguousarray(a).astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+    out = {"dtype": name, "shape": [int(s) for s in a.shape]}
+    if compress:
+        raw = zlib.compress(raw, 6)
+        out["compression"] = "zlib"
+    out["data"] = base64.b64encode(raw).decode("ascii")
+    return out
+
+
+def _plain(x, where: str, depth: int = 0):
+    """JSON-ready copy of metrics/histories: numpy/torch scalars to numbers, non-finite to null."""
+    if depth > MAX_NESTING:
+        raise ValueError(f"{where} is nested more than {MAX_NESTING} levels deep")
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, np.ndarray):
+        x = x.tolist()
+    elif isinstance(x, np.generic):
+        x = x.item()
+    if x is None or isinstance(x, (bool, str)):
+        return x
+    if isinstance(x, int):
+        return x
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {str(k): _plain(v, f"{where}[{k!r}]", depth + 1) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]", depth + 1) for i, v in enumerate(x)]
+    raise ValueError(f"{where} is a {type(x).__name__}; a session file holds numbers, strings, lists and dicts")
+
+
+def _model_doc(model, name: str) -> dict:
+    state = model.state_dict()
+    for k, v in state.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise ValueError(f"cannot save the session: {name} has non-finite weights ({k}); the training "
+                             f"diverged. Lower the learning rate and train again, or undo the step.")
+    recipe = getattr(model, "fit_recipe", None)
+    return {"state": {k: _tensor(v) for k, v in state.items()},
+            "fit_recipe": _plain(dict(recipe), f"{name}.fit_recipe") if recipe is not None else None}
+
+
+def session_to_json(ws: Workspace, *, metrics: dict | None = None) -> str:
+    """The workspace as a JSON document (see the module docstring); ``metrics`` ride along.
+
+    ValueError if a model has non-finite weights, ``metrics`` holds something that is not JSON
+    (numbers, strings, lists, dicts; numpy scalars and arrays are converted), or the file would
+    exceed ``MAX_BYTES``.
+    """
+    p = ws.problem
+    cfg = ws.model_cfg
+    steps = []
+    for i, s in enumerate(ws.steps):
+        frames = np.stack([np.stack([np.asarray(sh, np.uint8), np.asarray(c, np.uint8)]) for sh, c in s.frames]) \
+            if s.frames else np.zeros((0, 2, ws.gridspec.resolution, ws.gridspec.resolution), np.uint8)
+        steps.append({
+            "ids": [int(j) for j in np.asarray(s.ids).tolist()],
+            "method": s.method,
+            "hyperparameters": _plain(dict(s.hyperparameters), f"steps[{i}].hyperparameters"),
+            "model": _model_doc(s.model, f"the model after step {i + 1}"),
+            "history": _plain(list(s.history), f"steps[{i}].history"),
+            "seconds": _plain(float(s.seconds), f"steps[{i}].seconds"),
+            "device": str(s.device),
+            "frame_steps": [int(k) for k in s.frame_steps],
+            "frames": _tensor(frames, compress=True),
+        })
+    grid = None if ws.grid is None else {"bounds": [float(b) for b in ws.grid.bounds],
+                                         "resolution": int(ws.grid.resolution)}
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "data": {
+            "dataset": str(p.dataset),
+            "source": str(ws.source),
+            "n_classes": int(p.n_classes),
+            "X": _tensor(np.asarray(p.X, np.float32)),
+            "y": [int(v) for v in np.asarray(p.y).tolist()],
+            "train_ids": [int(v) for v in np.asarray(p.train_idx).tolist()],
+            "test_ids": [int(v) for v in np.asarray(p.test_idx).tolist()],
+        },
+        "model_config": {"width": int(cfg.width), "depth": int(cfg.depth), "activation": str(cfg.activation),
+                         "epochs": int(cfg.epochs), "lr": float(cfg.lr), "batch_size": int(cfg.batch_size),
+                         "seed": int(cfg.seed)},
+        "grid": grid,
+        "selection": sorted(int(i) for i in ws.selection),
+        "original": None if ws.original is None else _model_doc(ws.original, "the original model"),
+        "fit_history": _plain(list(ws.fit_history), "fit_history"),
+        "steps": steps,
+        "metrics": _plain(dict(metrics or {}), "metrics"),
+    }
+    text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
+    if len(text) > MAX_BYTES:
+        raise ValueError(f"the session would take {len(text) / 2**20:.1f} MB, over the {MAX_BYTES // 2**20} MB "
+                         f"limit of a session file; use fewer points or undo some forget steps")
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# Session JSON: reading and validation
+# ---------------------------------------------------------------------------------------------
+DAMAGED = "The file is damaged or was edited by hand: save the session again from the app."
+
+
+class SessionFileError(ValueError):
+    """A session file that cannot be loaded. ``path`` is where in the JSON (``$.steps[0].ids``)."""
+
+    def __init__(self, path: str, problem: str, todo: str = DAMAGED):
+        self.path = path
+        self.problem = problem
+        super().__init__(f"Cannot load the session file: at {path}: {problem}. {todo}")
+
+
+class _Reader:
+    """Typed accessors that raise ``SessionFileError`` with the JSON path of what is wrong."""
+
+    def __init__(self) -> None:
+        self.decoded = 0
+
+    def obj(self, v, path: str, required: tuple[str, ...] = ()) -> dict:
+        if not isinstance(v, dict):
+            raise SessionFileError(path, f"expected a JSON object, found {_kind(v)}")
+        missing = [k for k in required if k not in v]
+        if missing:
+            raise SessionFileError(path, f"missing key{'s' if len(missing) > 1 else ''} "
+                                         f"{', '.join(repr(k) for k in missing)}")
+        return v
+
+    def lst(self, v, path: str, max_len: int) -> list:
+        if not isinstance(v, list):
+            raise SessionFileError(path, f"expected a JSON list, found {_kind(v)}")
+        if len(v) > max_len:
+            raise SessionFileError(path, f"has {len(v)} entries, more than the limit of {max_len}")
+        return v
+
+    def str_(self, v, path: str, max_len: int = 200) -> str:
+        if not isinstance(v, str):
+            raise SessionFileError(path, f"expected a string, found {_kind(v)}")
+        if len(v) > max_len:
+            raise SessionFileError(path, f"the string has {len(v)} characters, more than {max_len}")
+        return v
+
+    def int_(self, v, path: str, lo: int, hi: int) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise SessionFileError(path, f"expected an integer, found {_kind(v)}")
+        if not lo <= v <= hi:
+            raise SessionFileError(path, f"{v} is out of range {lo}..{hi}")
+        return v
+
+    def num(self, v, path: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise SessionFileError(path, f"expected a number, found {_kind(v)}")
+        v = float(v)
+        if not math.isfinite(v):
+            raise SessionFileError(path, f"{v} is not a finite number")
+        if v < lo or v > hi or (lo_open and v == lo):
+            raise SessionFileError(path, f"{v} is out of range {'(' if lo_open else '['}{lo}, {hi}]")
+        return v
+
+    def ids(self, v, path: str, n: int, allowed: np.ndarray | None = None, what: str = "") -> np.ndarray:
+        v = self.lst(v, path, MAX_POINTS)
+        for i, x in enumerate(v):
+            if isinstance(x, bool) or not isinstance(x, int):
+                raise SessionFileError(f"{path}[{i}]", f"expected a point id (an integer), found {_kind(x)}")
+            if not 0 <= x < n:
+                raise SessionFileError(f"{path}[{i}]", f"point id {x} is out of range 0..{n - 1} "
+                                                       f"(the file has {n} points)")
+        arr = np.asarray(v, np.int64).reshape(-1)
+        uniq, counts = np.unique(arr, return_counts=True)
+        if len(uniq) != len(arr):
+            raise SessionFileError(path, f"point id {int(uniq[counts > 1][0])} appears more than once")
+        if allowed is not None:
+            bad = arr[~np.isin(arr, allowed)]
+            if len(bad):
+                raise SessionFileError(f"{path}[{v.index(int(bad[0]))}]", f"point {int(bad[0])} {what}")
+        return arr
+
+    def tensor(self, v, path: str, dtype: str | None = None, shape: tuple | None = None) -> np.ndarray:
+        v = self.obj(v, path, ("dtype", "shape", "data"))
+        name = self.str_(v["dtype"], f"{path}.dtype")
+        if name not in _DTYPES:
+            raise SessionFileError(f"{path}.dtype", f"unknown dtype {name!r} (known: {', '.join(_DTYPES)})")
+        if dtype is not None and name != dtype:
+            raise SessionFileError(f"{path}.dtype", f"expected dtype {dtype}, found {name}")
+        dims = self.lst(v["shape"], f"{path}.shape", 8)
+        dims = tuple(self.int_(d, f"{path}.shape[{i}]", 0, 2**31) for i, d in enumerate(dims))
+        if shape is not None:
+            ok = len(dims) == len(shape) and all(s is None or s == d for s, d in zip(shape, dims))
+            if not ok:
+                want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
+                raise SessionFileError(f"{path}.shape", f"expected shape {want}, found {list(dims)}")
+        np_t = np.dtype(_DTYPES[name][0]).newbyteorder("<")
+        size = math.prod(dims) * np_t.itemsize
+        if self.decoded + size > MAX_DECODED:
+            raise SessionFileError(path, f"the arrays would take more than {MAX_DECODED // 2**20} MB in memory",
+                                   "Session files this large are not supported.")
+        text = self.str_(v["data"], f"{path}.data", 4 * MAX_BYTES)
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise SessionFileError(f"{path}.data", f"not valid base64 ({err})") from None
+        comp = v.get("compression")
+        if comp is not None:
+            if comp != "zlib":
+                raise SessionFileError(f"{path}.compression", f"unknown compression {comp!r} (known: zlib)")
+            try:
+                dec = zlib.decompressobj()
+                raw = dec.decompress(raw, size + 1)
+                if not dec.eof:
+                    raise zlib.error("incomplete or longer than the shape says")
+            except zlib.error as err:
+                raise SessionFileError(f"{path}.data", f"the zlib stream is damaged ({err})") from None
+        if len(raw) != size:
+            raise SessionFileError(f"{path}.data", f"{len(raw)} bytes of data, but shape {list(dims)} of {name} "
+                                                   f"needs {size}")
+        self.decoded += size
+        arr = np.frombuffer(raw, np_t).reshape(dims).astype(_DTYPES[name][0])
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            bad = np.argwhere(~np.isfinite(arr))[0].tolist()
+            raise SessionFileError(path, f"non-finite value {arr[tuple(bad)]} at index {bad}")
+        return arr
+
+    def plain(self, v, path: str, depth: int = 0):
+        """Any JSON value with finite numbers (metrics, hyperparameters, histories)."""
+        if depth > MAX_NESTING:
+            raise SessionFileError(path, f"nested more than {MAX_NESTING} levels deep")
+        if v is None or isinstance(v, (bool, str, int)):
+            return v
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                raise SessionFileError(path, f"{v} is not a finite number")
+            return v
+        if isinstance(v, list):
+            return [self.plain(x, f"{path}[{i}]", depth + 1) for i, x in enumerate(v)]
+        if isinstance(v, dict):
+            return {k: self.plain(x, f"{path}[{json.dumps(k)}]", depth + 1) for k, x in v.items()}
+        raise SessionFileError(path, f"unexpected {_kind(v)}")
+
+    def history(self, v, path: str, keys: tuple[str, ...]) -> list[dict]:
+        v = self.lst(v, path, MAX_HISTORY)
+        out = []
+        for i, e in enumerate(v):
+            e = self.obj(e, f"{path}[{i}]", keys)
+            entry = {}
+            for k, x in e.items():
+                if x is not None:
+                    x = self.num(x, f"{path}[{i}].{k}")
+                    x = int(x) if isinstance(e[k], int) else x
+                entry[k] = x
+            out.append(entry)
+        return out
+
+
+def _kind(v) -> str:
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+            dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def _reject_constant(name: str):
+    raise SessionFileError("$", f"the file contains {name}, which is not a finite number")
+
+
+def _parse(text) -> dict:
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        if len(text) > MAX_BYTES:
+            raise SessionFileError("$", f"the file has {len(text) / 2**20:.1f} MB, more than the "
+                                        f"{MAX_BYTES // 2**20} MB limit", "Choose a smaller session file.")
+        try:
+            text = bytes(text).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise SessionFileError("$", f"the file is not UTF-8 text ({err.reason} at byte {err.start})",
+                                   "Choose a .json session file saved by the playground.") from None
+    if not isinstance(text, str):
+        raise TypeError(f"session_from_json takes str or bytes, got {type(text).__name__}")
+    if len(text) > MAX_BYTES:
+        raise SessionFileError("$", f"the file has {len(text) / 2**20:.1f} MB, more than the "
+                                    f"{MAX_BYTES // 2**20} MB limit", "Choose a smaller session file.")
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as err:
+        raise SessionFileError("$", f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})",
+                               "Choose a .json session file saved by the playground.") from None
+    except RecursionError:
+        raise SessionFileError("$", "the JSON is nested too deeply") from None
+    except ValueError as err:  # e.g. an integer with too many digits
+        if isinstance(err, SessionFileError):
+            raise
+        raise SessionFileError("$", f"not valid JSON ({err})",
+                               "Choose a .json session file saved by the playground.") from None
+    r = _Reader()
+    doc = r.obj(doc, "$")
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        raise SessionFileError("$.format", f"expected {FORMAT!r}, found {fmt!r}: this is not a playground "
+                                           f"session file", "Choose a .json file saved with 'Save session'.")
+    ver = doc.get("version")
+    if ver != VERSION:
+        raise SessionFileError("$.version", f"format version {ver!r}, but this app reads version {VERSION}",
+                               "Open it with the version of the app that saved it, or update the app.")
+    return doc
+
+
+def _model_config(r: _Reader, v, path: str) -> ModelConfig:
+    v = r.obj(v, path, ("width", "depth", "activation", "epochs", "lr", "batch_size", "seed"))
+    act = r.str_(v["activation"], f"{path}.activation")
+    if act not in ACTIVATIONS:
+        raise SessionFileError(f"{path}.activation", f"unknown activation {act!r} (known: {', '.join(ACTIVATIONS)})")
+    return ModelConfig(width=r.int_(v["width"], f"{path}.width", 1, MAX_WIDTH),
+                       depth=r.int_(v["depth"], f"{path}.depth", 0, MAX_DEPTH), activation=act,
+                       epochs=r.int_(v["epochs"], f"{path}.epochs", 0, 1_000_000),
+                       lr=r.num(v["lr"], f"{path}.lr", 0.0, 1e6, lo_open=True),
+                       batch_size=r.int_(v["batch_size"], f"{path}.batch_size", 1, 10_000_000),
+                       seed=r.int_(v["seed"], f"{path}.seed", 0, 2**63 - 1))
+
+
+def _n_params(cfg: ModelConfig, k: int) -> int:
+    widths = [2] + [cfg.width] * cfg.depth + [k]
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+
+class _ModelReader:
+    """Builds models of one config and loads validated weights into them."""
+
+    def __init__(self, r: _Reader, cfg: ModelConfig, n_classes: int, path: str):
+        n = _n_params(cfg, n_classes)
+        if n * 4 > MAX_BYTES:
+            raise SessionFileError(path, f"a {cfg.depth} x {cfg.width} model has {n:,} parameters, too many for "
+                                         f"a session file")
+        self.r, self.cfg, self.k = r, cfg, n_classes
+        self.template = {name: (tuple(t.shape), t.dtype) for name, t in cfg.build(n_classes).state_dict().items()}
+
+    def read(self, v, path: str):
+        r = self.r
+        v = r.obj(v, path, ("state",))
+        state = r.obj(v["state"], f"{path}.state")
+        missing = [k for k in self.template if k not in state]
+        extra = [k for k in state if k not in self.template]
+        if missing or extra:
+            what = []
+            if missing:
+                what.append(f"missing {', '.join(missing[:4])}")
+            if extra:
+                what.append(f"unexpected {', '.join(repr(k) for k in extra[:4])}")
+            raise SessionFileError(f"{path}.state", f"the weights do not fit the model config "
+                                   f"({self.cfg.depth} x {self.cfg.width} {self.cfg.activation}, {self.k} classes): "
+                                   + "; ".join(what))
+        tensors = {}
+        for name, (shape, dtype) in self.template.items():
+            arr = r.tensor(state[name], f"{path}.state[{json.dumps(name)}]", _TORCH_NAMES[dtype], shape)
+            tensors[name] = torch.from_numpy(arr.copy())
+        recipe = None
+        if v.get("fit_recipe") is not None:
+            recipe = self.recipe(v["fit_recipe"], f"{path}.fit_recipe")
+        model = self.cfg.build(self.k)
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as err:  # not expected after the checks above
+            raise SessionFileError(f"{path}.state", f"the weights do not fit the model ({err})") from None
+        model.eval()
+        if recipe is not None:
+            model.fit_recipe = recipe
+        return model
+
+    def recipe(self, v, path: str) -> dict:
+        r = self.r
+        v = r.obj(v, path)
+        extra = sorted(set(v) - _RECIPE_KEYS)
+        if extra:
+            raise SessionFileError(f"{path}", f"unknown key {extra[0]!r} (known: {', '.join(sorted(_RECIPE_KEYS))})")
+        out = {}
+        if "epochs" in v:
+            out["epochs"] = r.int_(v["epochs"], f"{path}.epochs", 0, 1_000_000)
+        if "lr" in v:
+            out["lr"] = r.num(v["lr"], f"{path}.lr", 0.0, 1e6, lo_open=True)
+        if "batch_size" in v:
+            out["batch_size"] = r.int_(v["batch_size"], f"{path}.batch_size", 1, 10_000_000)
+        if "weight_decay" in v:
+            out["weight_decay"] = r.num(v["weight_decay"], f"{path}.weight_decay", 0.0, 1e6)
+        if "optimizer" in v:
+            out["optimizer"] = r.str_(v["optimizer"], f"{path}.optimizer", 40)
+            if out["optimizer"] != "adam":
+                raise SessionFileError(f"{path}.optimizer", f"unknown optimizer {out['optimizer']!r} (known: adam)")
+        return out
+
+
+def load_session(text: str | bytes) -> tuple[Workspace, dict]:
+    """(Workspace, metrics) from a session file's text; nothing is built until all of it checks out.
+
+    Raises ``SessionFileError`` (a ValueError) naming what is wrong, where (a JSON path such as
+    ``$.steps[1].ids[3]``) and what to do.
+    """
+    doc = _parse(text)
+    r = _Reader()
+    for key in ("data", "model_config", "grid", "selection", "original", "fit_history", "steps"):
+        if key not in doc:
+            raise SessionFileError("$", f"missing key {key!r}")
+
+    # --- data --------------------------------------------------------------------------------
+    d = r.obj(doc["data"], "$.data", ("dataset", "source", "n_classes", "X", "y", "train_ids", "test_ids"))
+    dataset = r.str_(d["dataset"], "$.data.dataset")
+    source = r.str_(d["source"], "$.data.source")
+    if source not in SOURCES:
+        raise SessionFileError("$.data.source", f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+    k = r.int_(d["n_classes"], "$.data.n_classes", 2, MAX_CLASSES)
+    X = r.tensor(d["X"], "$.data.X", "float32", (None, 2))
+    n = len(X)
+    if not 1 <= n <= MAX_POINTS:
+        raise SessionFileError("$.data.X", f"{n} points; a session holds 1 to {MAX_POINTS:,}",
+                               "Choose a smaller session file." if n else DAMAGED)
+    y_list = r.lst(d["y"], "$.data.y", MAX_POINTS)
+    if len(y_list) != n:
+        raise SessionFileError("$.data.y", f"{len(y_list)} labels for {n} points (X has {n} rows)")
+    for i, c in enumerate(y_list):
+        if isinstance(c, bool) or not isinstance(c, int):
+            raise SessionFileError(f"$.data.y[{i}]", f"expected a class label (an integer), found {_kind(c)}")
+        if not 0 <= c < k:
+            raise SessionFileError(f"$.data.y[{i}]", f"label {c} is out of range 0..{k - 1} (n_classes = {k})")
+    y = np.asarray(y_list, np.int64).reshape(-1)
+    train = r.ids(d["train_ids"], "$.data.train_ids", n)
+    test = r.ids(d["test_ids"], "$.data.test_ids", n)
+    both = np.intersect1d(train, test)
+    if len(both):
+        raise SessionFileError("$.data.test_ids", f"point {int(both[0])} is in both the training and the test split")
+
+    # --- model config, grid ------------------------------------------------------------------
+    cfg = _model_config(r, doc["model_config"], "$.model_config")
+    grid = None
+    if doc["grid"] is not None:
+        g = r.obj(doc["grid"], "$.grid", ("bounds", "resolution"))
+        b = r.lst(g["bounds"], "$.grid.bounds", 4)
+        if len(b) != 4:
+            raise SessionFileError("$.grid.bounds", f"expected 4 numbers [x0, x1, y0, y1], found {len(b)}")
+        b = tuple(r.num(x, f"$.grid.bounds[{i}]", -1e30, 1e30) for i, x in enumerate(b))
+        if not (b[0] < b[1] and b[2] < b[3]):
+            raise SessionFileError("$.grid.bounds", f"{list(b)} is not an extent [x0, x1, y0, y1] with x0 < x1, y0 < y1")
+        grid = GridSpec(b, r.int_(g["resolution"], "$.grid.resolution", 2, MAX_RESOLUTION))
+
+    # --- models and steps --------------------------------------------------------------------
+    original = None
+    fit_history: list[dict] = r.history(doc["fit_history"], "$.fit_history", ())
+    models = None
+    if doc["original"] is not None:
+        models = _ModelReader(r, cfg, k, "$.original")
+        original = models.read(doc["original"], "$.original")
+    steps_doc = r.lst(doc["steps"], "$.steps", MAX_STEPS)
+    if steps_doc and original is None:
+        raise SessionFileError("$.steps", f"{len(steps_doc)} forget steps but no original model ($.original is null)")
+    steps: list[ForgetStep] = []
+    gone = np.zeros(0, np.int64)
+    for i, sd in enumerate(steps_doc):
+        p = f"$.steps[{i}]"
+        sd = r.obj(sd, p, ("ids", "method", "hyperparameters", "model", "history", "seconds", "frame_steps", "frames"))
+        ids = r.ids(sd["ids"], f"{p}.ids", n, np.setdiff1d(train, gone),
+                    "is not a training point still there to forget (a test point, or forgotten in an earlier step)")
+        if len(ids) == 0:
+            raise SessionFileError(f"{p}.ids", "a forget step must forget at least one point")
+        method = r.str_(sd["method"], f"{p}.method")
+        if method not in METHODS:
+            raise SessionFileError(f"{p}.method", f"unknown method {method!r} (known: {', '.join(METHODS)})")
+        hp = r.plain(r.obj(sd["hyperparameters"], f"{p}.hyperparameters"), f"{p}.hyperparameters")
+        model = models.read(sd["model"], f"{p}.model")
+        history = r.history(sd["history"], f"{p}.history", ())
+        seconds = r.num(sd["seconds"], f"{p}.seconds", 0.0, 1e9)
+        device = r.str_(sd.get("device", "cpu"), f"{p}.device", 40)
+        fsteps = r.lst(sd["frame_steps"], f"{p}.frame_steps", MAX_FRAMES)
+        fsteps = [r.int_(s, f"{p}.frame_steps[{j}]", 0, 2**31) for j, s in enumerate(fsteps)]
+        frames: list[tuple[np.ndarray, np.ndarray]] = []
+        if fsteps:
+            if grid is None:
+                raise SessionFileError(f"{p}.frames", "frames need a grid, but $.grid is null")
+            res = grid.resolution
+            arr = r.tensor(sd["frames"], f"{p}.frames", "uint8", (len(fsteps), 2, res, res))
+            if arr[:, 1].max(initial=0) >= k:
+                raise SessionFileError(f"{p}.frames", f"class grid holds class {int(arr[:, 1].max())}, but "
+                                                      f"n_classes = {k}")
+            frames = [(arr[j, 0].copy(), arr[j, 1].copy()) for j in range(len(arr))]
+        else:
+            r.tensor(sd["frames"], f"{p}.frames", "uint8", (0, 2, None, None))
+        steps.append(ForgetStep(ids=ids, method=method, hyperparameters=hp, model=model, history=history,
+                                seconds=seconds, frames=frames, frame_steps=fsteps, device=device))
+        gone = np.union1d(gone, ids)
+
+    selection = r.ids(doc["selection"], "$.selection", n, np.setdiff1d(train, gone),
+                      "cannot be selected: it is a test point or already forgotten")
+    metrics = doc.get("metrics")
+    metrics = {} if metrics is None else r.plain(r.obj(metrics, "$.metrics"), "$.metrics")
+
+    problem = Problem(dataset, X, y, train, test, k)
+    ws = Workspace(problem=problem, source=source, model_cfg=cfg, original=original, fit_history=fit_history,
+                   steps=steps, selection={int(i) for i in selection}, grid=grid)
+    return ws, metrics
+
+
+def session_from_json(text: str | bytes) -> Workspace:
+    """The Workspace saved by ``session_to_json`` (same points, models, steps, selection).
+    ValueError (``SessionFileError``) with what, where and what to do if the file is not valid."""
+    return load_session(text)[0]
+
+
+def copy_workspace(ws: Workspace) -> Workspace:
+    """A deep copy through the session format (handy to test that a workspace survives a save)."""
+    return copy.deepcopy(session_from_json(session_to_json(ws)))

@@ -1,0 +1,71 @@
+"""Tables and small figures for the playground: metrics of original / unlearned / retrained, curves."""
+from __future__ import annotations
+
+import numpy as np
+
+from unlearn_core import evaluate
+
+COLUMNS = {  # metric key -> column name, with the direction that is better
+    "acc_forget": "forget acc % (→ retrain)",
+    "acc_retain": "retain acc % ↑",
+    "acc_test": "test acc % ↑",
+    "mia": "MIA % (→ retrain)",
+    "js_forget": "JS to retrain, forget ↓",
+    "boundary_disagreement": "boundary ≠ retrain % ↓",
+    "seconds": "method seconds",
+}
+PERCENT = {"acc_forget", "acc_retain", "acc_test", "mia", "boundary_disagreement"}
+
+
+def metrics_rows(ws, retrained) -> list[dict]:
+    """One row each for the original, the current (unlearned) and the retrained model, evaluated on the
+    same sets: forget = everything forgotten so far, retain = the rest of the training split."""
+    if not ws.steps:
+        return []
+    forget, retain = ws.pairs(ws.forgotten), ws.pairs(ws.retain_ids())
+    methods = " → ".join(s.method for s in ws.steps)
+    models = [("original", ws.original, None), (f"unlearned ({methods})", ws.model, sum(s.seconds for s in ws.steps)),
+              ("retrained from scratch", retrained, None)]
+    rows = []
+    for name, model, seconds in models:
+        m = evaluate(model, retain=retain, forget=forget, test=ws.test, reference=retrained, bounds=ws.bounds)
+        row = {"model": name}
+        for key, col in COLUMNS.items():
+            v = seconds if key == "seconds" else m.get(key)
+            row[col] = (100 * v if key in PERCENT else v) if v is not None else None
+        rows.append(row)
+    return rows
+
+
+def loss_curve(history: list[dict], *, title: str, x: str = "step", ys=("loss",), height: int = 260,
+               x_title: str = "optimiser step") -> dict:
+    """A line figure (plain dict) of ``history`` entries: one line per key in ``ys``, the second on a right axis."""
+    xs = [h[x] for h in history]
+    data = [dict(type="scatter", x=xs, y=[h.get(ys[0]) for h in history], mode="lines+markers" if len(xs) < 80 else "lines",
+                 name=ys[0], marker=dict(size=5))]
+    layout = dict(title=dict(text=title, font=dict(size=13)), height=height, margin=dict(l=50, r=50, t=36, b=36),
+                  xaxis=dict(title=x_title), yaxis=dict(title=ys[0]), showlegend=len(ys) > 1,
+                  legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
+    if len(ys) > 1:
+        data.append(dict(type="scatter", x=xs, y=[h.get(ys[1]) for h in history], mode="lines", name=ys[1],
+                         yaxis="y2"))
+        layout["yaxis2"] = dict(title=ys[1], overlaying="y", side="right", range=[0, 1.02])
+    return dict(data=data, layout=layout)
+
+
+def steps_for(n_points: int, batch_size: int, epochs: int) -> int:
+    """Optimiser steps of a JiT run: ceil(n / batch) per epoch."""
+    return int(epochs) * -(-int(n_points) // max(1, int(batch_size)))
+
+
+def frames_hint(n_points: int, hp: dict, want: int = 20) -> dict | None:
+    """When a JiT run would give fewer than ``want`` frames, a smaller batch (with the step size scaled
+    so the total step length stays the same) that gives more; None when it already has enough."""
+    b, epochs = int(hp.get("batch_size", 1)), int(hp.get("epochs", 1))
+    if steps_for(n_points, b, epochs) >= want or b <= 1:
+        return None
+    nb = max(1, min(b - 1, -(-int(n_points) * epochs // want)))
+    while nb > 1 and steps_for(n_points, nb, epochs) < want:
+        nb -= 1
+    return dict(batch_size=nb, lr=float(np.round(hp["lr"] * nb / b, 6)), normalize_step="probe",
+                steps=steps_for(n_points, nb, epochs))
