@@ -235,7 +235,33 @@ def on_canvas_select() -> None:
         w.toggle(ids)
 
 
+def request_forget() -> None:
+    ss.forget_requested = True
+
+
+def run_forget(hp: dict) -> None:
+    """Forget the selection with a progress bar; a diverged run is kept aside to show, not applied."""
+    bar = st.progress(0.0, text="Unlearning...")
+    total = report.steps_for(len(ws.selection), hp["batch_size"], hp["epochs"]) if method == "jit" else None
+
+    def on_step(step, loss):
+        if total:
+            bar.progress(min(1.0, step / total), text=f"step {step} of {total}, loss {loss:.3g}")
+
+    try:
+        ws.forget(method, hp, device=cfg.device, on_step=on_step)
+        ss.pop("failed_run", None)
+    except Diverged as err:
+        ss.failed_run = dict(message=str(err), frames=err.frames, frame_steps=err.frame_steps,
+                             history=err.history, method=method, hp=hp)
+    except ValueError as err:
+        st.error(str(err))
+    bar.empty()
+
+
 with right:
+    if ws.trained and (ss.pop("forget_requested", False) or run_now):
+        run_forget(cfg.hyperparameters())
     if draw_mode:
         st.subheader("Draw your own data")
         st.radio("A click on the canvas", ["Add points", "Remove points"], key="w_draw_action", horizontal=True)
@@ -297,29 +323,10 @@ with right:
                       help="Smaller batches give more optimiser steps to watch. The step size shrinks in proportion "
                            "so the total distance travelled stays about the same, and the step is scaled by a probe "
                            "over all forget points (one small point cannot blow it up).")
-        clicked = st.button(f"Forget with {method}", type="primary", disabled=error is not None,
-                            help=error or f"Apply {method} to the {len(ws.selection)} selected points.",
-                            width="stretch")
-        if error and ws.trained and not ws.selection:
+        st.button(f"Forget with {method}", type="primary", disabled=error is not None, on_click=request_forget,
+                  help=error or f"Apply {method} to the {len(ws.selection)} selected points.", width="stretch")
+        if error and not ws.selection:
             st.caption(error)
-        if clicked or run_now:
-            bar = st.progress(0.0, text="Unlearning...")
-            n_sel = len(ws.selection)
-            total = report.steps_for(n_sel, hp["batch_size"], hp["epochs"]) if method == "jit" else None
-
-            def on_step(step, loss):
-                if total:
-                    bar.progress(min(1.0, step / total), text=f"step {step} of {total}, loss {loss:.3g}")
-
-            try:
-                ws.forget(method, hp, device=cfg.device, on_step=on_step)
-                ss.pop("failed_run", None)
-            except Diverged as err:
-                ss.failed_run = dict(message=str(err), frames=err.frames, frame_steps=err.frame_steps,
-                                     history=err.history, method=method, hp=hp)
-            except ValueError as err:
-                st.error(str(err))
-            bar.empty()
         loss_slot = st.empty()
 
 # --- the canvas ----------------------------------------------------------------------------------------

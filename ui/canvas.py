@@ -29,11 +29,11 @@ def shade_colorscale(k: int) -> list:
     """Colour scale for ``grids.shade_of``: white (unsure) to the class colour (sure), per class."""
     scale = []
     for c in range(k):
-        scale += [[c / k, "#ffffff"], [min(1.0, (c + 0.999) / k), color(c)]]
+        scale += [[c / k, "#ffffff"], [1.0 if c == k - 1 else (c + 0.999) / k, color(c)]]
     return scale
 
 
-DISAGREE_SCALE = [[0, "rgba(0,0,0,0)"], [0.5, "rgba(0,0,0,0)"], [0.5001, "rgba(40,40,40,0.35)"], [1, "rgba(40,40,40,0.35)"]]
+DISAGREE_SCALE = [[0, "rgba(0,0,0,0)"], [0.5, "rgba(0,0,0,0)"], [0.5001, "rgba(90,90,90,0.28)"], [1, "rgba(90,90,90,0.28)"]]
 
 
 @dataclass
@@ -113,7 +113,7 @@ def canvas_figure(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: in
                            customdata=selection, hovertemplate="selected #%{customdata} (click to deselect)<extra></extra>",
                            marker=dict(symbol="circle-open", size=15, color="black", line=dict(width=2.5))))
     layout = dict(
-        title=dict(text=title, x=0.02, font=dict(size=15)), height=height, width=height,
+        title=dict(text=title, x=0.02, font=dict(size=15)), height=height,
         margin=dict(l=30, r=10, t=40 if title else 10, b=30), showlegend=False, clickmode="event+select",
         dragmode="select" if not draw_grid else False, hovermode="closest", plot_bgcolor="white",
         xaxis=dict(range=list(spec.bounds[:2]), fixedrange=True, showgrid=False, zeroline=False, constrain="domain"),
@@ -144,7 +144,7 @@ def add_animation(fig: dict, spec: GridSpec, frames: list[Layers], frame_steps: 
         updatemenus=[dict(type="buttons", direction="left", buttons=[play, pause], showactive=False,
                           x=0.0, xanchor="left", y=-0.06, yanchor="top", pad=dict(t=0, r=6))],
         sliders=[dict(active=len(names) - 1, x=0.22, len=0.78, y=-0.03, yanchor="top", pad=dict(t=0),
-                      currentvalue=dict(prefix="optimiser step ", font=dict(size=12)),
+                      currentvalue=dict(prefix="optimiser step ", font=dict(size=12), xanchor="right"),
                       steps=[dict(label=n, method="animate",
                                   args=[[n], dict(mode="immediate", frame=dict(duration=0, redraw=True),
                                                   transition=dict(duration=0))]) for n in names])],

@@ -39,10 +39,10 @@ import os
 import shutil
 import threading
 import zlib
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
 
 from unlearn_core import METHODS
@@ -77,17 +77,20 @@ _RECIPE_KEYS = {"epochs", "lr", "batch_size", "weight_decay", "optimizer"}
 # ---------------------------------------------------------------------------------------------
 
 
-def animation_html(fig: go.Figure, *, title: str = "JiT unlearning playground") -> bytes:
-    """A standalone HTML page of ``fig`` (animation frames, play button and slider included).
+def animation_html(fig: go.Figure | dict, *, title: str = "JiT unlearning playground") -> bytes:
+    """A standalone HTML page of ``fig`` (a Figure or a figure dict; animation frames, play button
+    and slider included).
 
     plotly.js is embedded, so the file opens offline; the animation waits for Play. UTF-8 bytes,
     ready for ``st.download_button(..., mime="text/html")``.
     """
-    page = fig.to_html(include_plotlyjs=True, full_html=True, auto_play=False,
+    page = pio.to_html(fig, include_plotlyjs=True, full_html=True, auto_play=False, validate=False,
                        config={"displaylogo": False, "responsive": True})
     head = f"<head><title>{html.escape(title)}</title>"
-    page = page.replace("<head>", head, 1) if "<head>" in page else f"<!DOCTYPE html><html>{head}</head>" \
-        f"<body>{page}</body></html>"
+    if "<head>" in page:
+        page = page.replace("<head>", head, 1)
+    else:
+        page = f"<!DOCTYPE html><html>{head}</head><body>{page}</body></html>"
     return page.encode("utf-8")
 
 
@@ -123,10 +126,14 @@ def chromium_path() -> str:
     raise RuntimeError(f"PNG export needs a Chrome or Chromium browser, and none was found. {INSTALL_HINT}")
 
 
-def static_figure(fig: go.Figure, *, frame: str | None = None) -> go.Figure:
-    """A copy of ``fig`` without animation: no frames, play buttons or slider, and the bottom margin
-    they needed given back. ``frame`` (a frame name) shows that frame; by default what ``fig`` shows."""
-    d = fig.to_dict()
+def static_figure(fig: go.Figure | dict, *, frame: str | None = None) -> dict:
+    """A figure dict copied from ``fig`` (a Figure or a figure dict) without animation: no frames,
+    play buttons or slider, and the bottom margin they needed given back. ``frame`` (a frame name)
+    shows that frame; by default what ``fig`` shows."""
+    d = copy.deepcopy(fig) if isinstance(fig, dict) else fig.to_dict()
+    if not isinstance(d.get("data", []), list) or not isinstance(d.get("layout", {}), dict):
+        raise ValueError("expected a Plotly figure or a figure dict with 'data' (a list) and 'layout'")
+    d["data"] = list(d.get("data", []))
     frames = d.pop("frames", None) or []
     layout = d.setdefault("layout", {})
     had_controls = bool(layout.pop("updatemenus", None)) | bool(layout.pop("sliders", None))
@@ -148,7 +155,7 @@ def static_figure(fig: go.Figure, *, frame: str | None = None) -> go.Figure:
         for i, trace in zip(targets, fr.get("data", [])):
             if 0 <= i < len(data):
                 data[i] = {**data[i], **trace}
-    return go.Figure(d)
+    return d
 
 
 class _Renderer:
@@ -230,7 +237,7 @@ class _Renderer:
 _RENDERER = _Renderer()
 
 
-def figure_png(fig: go.Figure, *, scale: float = 2, frame: str | None = None, timeout: float = 60) -> bytes:
+def figure_png(fig: go.Figure | dict, *, scale: float = 2, frame: str | None = None, timeout: float = 60) -> bytes:
     """The figure as PNG bytes (``scale`` x its layout width/height in pixels), rendered by Kaleido
     in the system Chromium (see ``chromium_path``), without MathJax and without network.
 
@@ -242,7 +249,7 @@ def figure_png(fig: go.Figure, *, scale: float = 2, frame: str | None = None, ti
     if not (isinstance(scale, (int, float)) and 0 < scale <= 10):
         raise ValueError(f"scale must be a number in (0, 10], got {scale!r}")
     static = static_figure(fig, frame=frame)
-    return _RENDERER.render(static.to_dict(), {"format": "png", "scale": scale}, path, timeout)
+    return _RENDERER.render(static, {"format": "png", "scale": scale}, path, timeout)
 
 
 def stop_png_renderer() -> None:
@@ -315,7 +322,7 @@ def session_to_json(ws: Workspace, *, metrics: dict | None = None) -> str:
     steps = []
     for i, s in enumerate(ws.steps):
         frames = np.stack([np.stack([np.asarray(sh, np.uint8), np.asarray(c, np.uint8)]) for sh, c in s.frames]) \
-            if s.frames else np.zeros((0, 2, ws.gridspec.resolution, ws.gridspec.resolution), np.uint8)
+            if s.frames else np.zeros((0, 2, 0, 0), np.uint8)
         steps.append({
             "ids": [int(j) for j in np.asarray(s.ids).tolist()],
             "method": s.method,
@@ -760,8 +767,3 @@ def session_from_json(text: str | bytes) -> Workspace:
     """The Workspace saved by ``session_to_json`` (same points, models, steps, selection).
     ValueError (``SessionFileError``) with what, where and what to do if the file is not valid."""
     return load_session(text)[0]
-
-
-def copy_workspace(ws: Workspace) -> Workspace:
-    """A deep copy through the session format (handy to test that a workspace survives a save)."""
-    return copy.deepcopy(session_from_json(session_to_json(ws)))

@@ -32,7 +32,7 @@ def metrics_rows(ws, retrained) -> list[dict]:
         row = {"model": name}
         for key, col in COLUMNS.items():
             v = seconds if key == "seconds" else m.get(key)
-            row[col] = (100 * v if key in PERCENT else v) if v is not None else None
+            row[col] = (100 * v if key in PERCENT else v) if v is not None else float("nan")
         rows.append(row)
     return rows
 
