@@ -218,21 +218,10 @@ left, right = st.columns([3, 2], gap="medium")
 
 
 def on_canvas_select() -> None:
-    ev = ss.get("canvas")
-    ids, empty = canvas.selected_ids(ev)
-    sel = ev.get("selection", {}) if isinstance(ev, dict) else getattr(ev, "selection", {})
-    gesture = bool((sel.get("box") if isinstance(sel, dict) else None) or (sel.get("lasso") if isinstance(sel, dict) else None))
-    w: Workspace = ss.workspace
+    mode = "forget"
     if draw_mode:
-        if ss.get("w_draw_action", "Add points") == "Add points":
-            if empty:
-                ss.workspace = edit_points(w, add=[(x, y, int(ss.get("w_draw_class", 0))) for x, y in empty[:1]])
-        elif ids:
-            ss.workspace = edit_points(w, remove=ids)
-    elif gesture:
-        w.select(ids)
-    else:
-        w.toggle(ids)
+        mode = "add" if ss.get("w_draw_action", "Add points") == "Add points" else "remove"
+    ss.workspace = canvas.apply_event(ss.workspace, ss.get("canvas"), mode=mode, draw_class=ss.get("w_draw_class", 0))
 
 
 def request_forget() -> None:

@@ -192,3 +192,29 @@ def figure_for(ws, model, *, ghost=None, title: str = "", height: int = 560, sho
                          layers=layers_for(model, ws.gridspec, ws.n_classes, ghost), train_ids=ws.train_ids,
                          test_ids=ws.test_ids, forgotten=kw.pop("forgotten", ws.forgotten),
                          selection=ws.selection if show_selection else (), title=title, height=height, **kw)
+
+
+def apply_event(ws, event, *, mode: str = "forget", draw_class: int = 0):
+    """Apply a canvas selection event to the workspace; returns the workspace to keep (a new one when
+    points were drawn or removed).
+
+    mode "forget": a click toggles the clicked point in the forget selection, a box or lasso adds
+    every point inside. mode "add": a click on empty space adds a training point of ``draw_class``.
+    mode "remove": the clicked / boxed points are deleted from the data.
+    """
+    from .workspace import edit_points
+    ids, empty = selected_ids(event)
+    sel = event.get("selection", event) if isinstance(event, dict) else getattr(event, "selection", None)
+    gesture = False
+    if sel is not None:
+        get = sel.get if isinstance(sel, dict) else (lambda k: getattr(sel, k, None))
+        gesture = bool(get("box") or get("lasso"))
+    if mode == "add":
+        return edit_points(ws, add=[(x, y, int(draw_class)) for x, y in empty[:1]]) if empty else ws
+    if mode == "remove":
+        return edit_points(ws, remove=ids) if ids else ws
+    if gesture:
+        ws.select(ids)
+    else:
+        ws.toggle(ids)
+    return ws

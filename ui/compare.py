@@ -38,14 +38,14 @@ METRIC_COLUMNS = [
     ("acc_forget", "forget acc % (→ retrain)", 100.0),
     ("acc_test", "test acc % ↑", 100.0),
     ("mia", "entropy MIA % (→ retrain)", 100.0),
-    ("js_forget", "JS forget ↓ (vs retrain)", 1.0),
-    ("js_test", "JS test ↓ (vs retrain)", 1.0),
+    ("js_forget", "JS forget ↓", 1.0),  # divergence from the retrained model's predictions
+    ("js_test", "JS test ↓", 1.0),
     ("boundary_disagreement", "boundary disagree % ↓", 100.0),
 ]
 #: Metrics that get a "gap to retrain" column (method - retrain, in percentage points). The JS and
 #: boundary columns are already distances to the retrained model, so they need no gap column.
-GAP_METRICS = {"acc_retain": "retain acc gap", "acc_forget": "forget acc gap", "acc_test": "test acc gap",
-               "mia": "MIA gap"}
+GAP_METRICS = {"acc_retain": "Δ retain acc", "acc_forget": "Δ forget acc", "acc_test": "Δ test acc",
+               "mia": "Δ MIA"}
 #: The JiT hyperparameters the page exposes.
 JIT_KNOBS = ("sigma", "n_samples", "lr", "epochs", "batch_size")
 
@@ -248,7 +248,8 @@ def comparison_table(comp: Comparison) -> pd.DataFrame:
     Columns: each metric with its direction in the name (percentages for accuracies, MIA and
     boundary disagreement; JS in [0, 1]), then the gaps to retrain (method - retrain, percentage
     points), then ``seconds`` (the method alone, evaluation excluded; blank for the original),
-    ``steps`` (optimiser steps) and ``status`` ("ok", "reference", or why it failed).
+    ``steps`` (optimiser steps) and ``status`` ("before", "reference", "ok", or why it failed).
+    Gap columns are named "Δ <metric>" (see ``GAP_METRICS``).
     A failed method's metrics are NaN.
     """
     ref = comp.reference.metrics
@@ -259,7 +260,7 @@ def comparison_table(comp: Comparison) -> pd.DataFrame:
         for key, col in GAP_METRICS.items():
             row[col] = (m[key] - ref[key]) * 100.0 if key in m else float("nan")
         if name == ORIGINAL:
-            row.update(seconds=float("nan"), steps=0, status="before unlearning")
+            row.update(seconds=float("nan"), steps=0, status="before")
         elif name == REFERENCE:
             row.update(seconds=comp.reference.seconds, steps=comp.reference.steps, status="reference")
         else:
@@ -279,7 +280,7 @@ def gap_frame(comp: Comparison) -> pd.DataFrame:
     rows = []
     for name in [ORIGINAL, *comp.methods]:
         for col in cols:
-            label = "boundary disagree %" if col.startswith("boundary") else col
+            label = "boundary disagree %" if col.startswith("boundary") else col.replace("Δ ", "") + " gap"
             rows.append(dict(model=name, metric=label, gap=float(table.loc[name, col])))
     return pd.DataFrame(rows)
 

@@ -39,7 +39,10 @@ SPACES = ("probs", "logits")
 SPACE_LABELS = {"probs": "class probabilities (softmax)", "logits": "logits (what JiT's loss measures)"}
 ESTIMATORS = ("mc", "grad")
 ESTIMATOR_LABELS = {"mc": "Monte-Carlo ratio at σ (JiT's estimate)", "grad": "input-gradient norm ‖∂f/∂x‖"}
-HEAT_SCALE = "Inferno"
+# Heat maps: white (the output does not change) to dark green (it changes fast); greens keep the blue and
+# red class markers readable. Differences: blue (smaller after) to red (larger after).
+HEAT_SCALE = [[0.0, "#ffffff"], [0.2, "#e5f5e0"], [0.45, "#a1d99b"], [0.7, "#41ab5d"], [1.0, "#00441b"]]
+DIFF_SCALE = [[0.0, "#2166ac"], [0.5, "#ffffff"], [1.0, "#b2182b"]]
 MAX_ROWS = 1 << 18  # cap on perturbed rows per forward call
 # alpha colour scale over [-0.1, 1]: grey for "no neighbour" (-0.1), then red (alpha 0) to blue (alpha 1).
 ALPHA_SCALE = [[0.0, "#bbbbbb"], [0.0899, "#bbbbbb"], [0.0909, "#b2182b"], [0.5455, "#f7f7a0"], [1.0, "#2166ac"]]
@@ -383,21 +386,22 @@ def information_figure(X, y, ids, alpha, *, tau: float, bounds, n_classes: int, 
     return go.Figure(data=traces, layout=layout)
 
 
-def lipschitz_figure(Z: np.ndarray, bounds, *, zmax: float, X=None, y=None, forget=None, boundary=None,
-                     n_classes: int = 2, title: str = "", height: int = 430, colorbar: bool = True,
-                     colorbar_title: str = "estimate") -> go.Figure:
-    """The estimate Z [r, r] as a heat map on [0, zmax] (give both panels the same zmax), the
-    decision boundary, the training points (small, by class) and the forget points (crosses)."""
+def lipschitz_figure(Z: np.ndarray, bounds, *, zmax: float, zmin: float = 0.0, X=None, y=None, forget=None,
+                     boundary=None, n_classes: int = 2, title: str = "", height: int = 430, colorbar: bool = True,
+                     colorbar_title: str = "estimate", colorscale=None) -> go.Figure:
+    """The estimate Z [r, r] as a heat map on [zmin, zmax] (give both panels the same range), the
+    decision boundary (dotted), the training points (small, by class) and the forget points (crosses).
+    ``colorscale`` defaults to ``HEAT_SCALE``; pass ``DIFF_SCALE`` with a symmetric range for a difference."""
     Z = np.asarray(Z, dtype=np.float32)
     r = Z.shape[0]
     xs, ys = np.linspace(*bounds[:2], r), np.linspace(*bounds[2:], r)
     k = max(int(n_classes), 2)
-    traces: list[dict] = [dict(type="heatmap", x=xs.astype(np.float32), y=ys.astype(np.float32), z=Z, zmin=0.0,
-                               zmax=float(zmax), colorscale=HEAT_SCALE, showscale=colorbar, hoverinfo="skip",
+    traces: list[dict] = [dict(type="heatmap", x=xs.astype(np.float32), y=ys.astype(np.float32), z=Z, zmin=float(zmin),
+                               zmax=float(zmax), colorscale=colorscale or HEAT_SCALE, showscale=colorbar, hoverinfo="skip",
                                colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12, len=0.85),
                                name="estimate")]
     if boundary is not None:
-        traces.append(_boundary(xs, ys, boundary, k, dict(color="white", width=1.5, dash="dot")))
+        traces.append(_boundary(xs, ys, boundary, k, dict(color="black", width=1.5, dash="dot")))
     if X is not None and y is not None:
         X, y = np.asarray(X), np.asarray(y)
         for c in range(k):
@@ -408,8 +412,8 @@ def lipschitz_figure(Z: np.ndarray, bounds, *, zmax: float, X=None, y=None, forg
     if forget is not None and len(forget):
         F = np.asarray(forget).reshape(-1, 2)
         traces.append(dict(type="scatter", x=F[:, 0], y=F[:, 1], mode="markers", name="forgotten",
-                           hoverinfo="skip", marker=dict(symbol="x", size=10, color="#00e5ff",
-                                                         line=dict(color="black", width=1))))
+                           hoverinfo="skip", marker=dict(symbol="x", size=11, color="black",
+                                                         line=dict(color="white", width=1))))
     return go.Figure(data=traces, layout=_square_layout(bounds, height, title, dragmode=False))
 
 

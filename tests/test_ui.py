@@ -1,0 +1,305 @@
+"""The playground's plain parts: workspace transitions, selection events, canvas spec, URL config, reports."""
+import json
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+from ui import canvas, config, report
+from ui.grids import GridSpec, encode, shade_of
+from ui.presets import PRESETS
+from ui.workspace import Diverged, ModelConfig, check_health, edit_points, new_workspace, workspace_from_points
+
+
+@pytest.fixture(scope="module")
+def trained():
+    ws = new_workspace("moons", n_samples=300, seed=0, model_cfg=ModelConfig(epochs=60, seed=0))
+    ws.train()
+    return ws
+
+
+def fresh(ws):
+    """An independent copy of a trained workspace with no history."""
+    from ui.workspace import Workspace
+    new = Workspace(problem=ws.problem, source=ws.source, model_cfg=ws.model_cfg, original=ws.original,
+                    fit_history=ws.fit_history, grid=ws.grid)
+    return new
+
+
+# --- workspace ------------------------------------------------------------------------------------------
+
+def test_selection_ignores_test_and_forgotten_points(trained):
+    ws = fresh(trained)
+    tr, te = ws.train_ids, ws.test_ids
+    assert ws.select([tr[0], tr[1], te[0]]) == 2
+    assert ws.selection == {int(tr[0]), int(tr[1])}
+    ws.toggle([tr[0], tr[2]])
+    assert ws.selection == {int(tr[1]), int(tr[2])}
+    ws.forget("jit")
+    assert set(ws.forgotten.tolist()) == {int(tr[1]), int(tr[2])} and not ws.selection
+    assert ws.select([tr[1]]) == 0  # already forgotten
+
+
+def test_forget_records_real_steps_and_frames(trained):
+    ws = fresh(trained)
+    ws.select(ws.train_ids[:10])
+    step = ws.forget("jit", dict(batch_size=2))
+    assert len(step.history) == 5  # ceil(10 / 2) optimiser steps, one epoch
+    assert step.frame_steps == [0, 1, 2, 3, 4, 5] and len(step.frames) == 6
+    shade0, cls0 = step.frames[0]
+    assert shade0.dtype == np.uint8 and shade0.shape == (100, 100)
+    # Frame 0 is the model before the run, the last frame the model after it.
+    assert np.array_equal(step.frames[0][1], encode(trained.original, ws.gridspec, 2)[1])
+    assert np.array_equal(step.frames[-1][0], encode(step.model, ws.gridspec, 2)[0])
+    assert not np.array_equal(step.frames[0][0], step.frames[-1][0])
+
+
+def test_frames_are_capped_at_the_budget(trained):
+    ws = fresh(trained)
+    ws.select(ws.train_ids[:80])
+    step = ws.forget("jit", dict(batch_size=1, lr=0.01, normalize_step="probe"))
+    assert len(step.history) == 80
+    assert len(step.frames) == 60 and step.frame_steps[0] == 0 and step.frame_steps[-1] == 80
+    assert step.frame_steps == sorted(set(step.frame_steps))
+
+
+def test_sequential_forget_undo_and_reset(trained):
+    ws = fresh(trained)
+    a, b = ws.train_ids[:5], ws.train_ids[5:12]
+    ws.select(a)
+    first = ws.forget("jit")
+    ws.select(b)
+    second = ws.forget("finetune", dict(epochs=2))
+    assert ws.model is second.model and len(ws.steps) == 2
+    assert set(ws.forgotten.tolist()) == set(a.tolist()) | set(b.tolist())
+    assert len(ws.retain_ids()) == len(ws.train_ids) - 12
+    undone = ws.undo()
+    assert undone is second and ws.model is first.model and ws.selection == set(b.tolist())
+    ws.reset()
+    assert ws.model is ws.original and not ws.steps and not ws.selection
+    assert ws.undo() is None
+
+
+def test_retrained_is_cached_per_forget_set(trained):
+    ws = fresh(trained)
+    assert ws.retrained() is ws.original  # nothing forgotten yet
+    ws.select(ws.train_ids[:4])
+    ws.forget("jit")
+    assert not ws.has_retrained()
+    r = ws.retrained()
+    assert ws.has_retrained() and ws.retrained() is r and r is not ws.original
+
+
+def test_check_forget_messages(trained):
+    ws = fresh(trained)
+    error, _ = ws.check_forget([])
+    assert error and "Nothing is selected" in error
+    error, _ = ws.check_forget(ws.train_ids)
+    assert error and "every remaining training point" in error
+    error, warnings = ws.check_forget(ws.train_ids[ws.y[ws.train_ids] == 0])
+    assert error is None and any("whole class" in w for w in warnings)
+    untrained = new_workspace("moons", n_samples=60)
+    assert untrained.check_forget([0])[0] == "Train the model first."
+    with pytest.raises(ValueError, match="Nothing is selected"):
+        fresh(trained).forget("jit")
+
+
+def test_divergence_is_detected_and_changes_nothing(trained):
+    ws = fresh(trained)
+    ids = ws.train_ids[:12]
+    ws.select(ids)
+    with pytest.raises(Diverged) as info:
+        ws.forget("jit", dict(lr=1000.0, normalize_step=False))
+    assert "loss" in str(info.value) or "collapsed" in str(info.value)
+    assert info.value.frames and info.value.history  # the failed run is kept to show
+    assert not ws.steps and ws.model is ws.original and ws.selection == set(ids.tolist())
+
+
+def test_check_health_flags_collapse_and_nan(trained):
+    import torch
+    X, y = trained.pairs(trained.train_ids)
+    check_health(trained.original, X, y)  # a healthy model passes
+    bad = new_workspace("moons", n_samples=60, model_cfg=ModelConfig(epochs=10)).model_cfg.build(2)
+    with torch.no_grad():
+        for p in bad.parameters():
+            p.zero_()
+        bad.net[-1].bias.copy_(torch.tensor([5.0, -5.0]))
+    with pytest.raises(Diverged, match="collapsed"):
+        check_health(bad, X, y)
+    with torch.no_grad():
+        bad.net[-1].bias.fill_(float("nan"))
+    with pytest.raises(Diverged, match="finite"):
+        check_health(bad, X, y)
+
+
+def test_edit_points_and_points_workspace():
+    ws = workspace_from_points([[0, 0], [1, 1], [0, 1], [1, 0], [2, 2], [3, 3], [2, 3], [3, 2]],
+                               [0, 0, 0, 0, 1, 1, 1, 1], source="csv", test_ratio=0.25)
+    assert len(ws.train_ids) + len(ws.test_ids) == 8 and not ws.trained
+    drawn = edit_points(ws, add=[(5.0, 5.0, 1)], remove=[0])
+    assert len(drawn.y) == 8 and drawn.source == "drawn"
+    assert drawn.y[-1] == 1 and tuple(drawn.X[-1]) == (5.0, 5.0) and len(drawn.y) - 1 in drawn.train_ids
+    assert sorted(np.concatenate([drawn.train_ids, drawn.test_ids]).tolist()) == list(range(8))
+    assert drawn.grid is ws.grid  # the canvas does not jump while drawing
+    with pytest.raises(ValueError, match="2 to 4"):
+        workspace_from_points(np.random.rand(10, 2), np.arange(10) % 5, source="csv")
+    with pytest.raises(ValueError, match="two classes"):
+        workspace_from_points(np.random.rand(10, 2), np.zeros(10), source="csv")
+    with pytest.raises(ValueError, match="fewer than two classes"):
+        edit_points(ws, remove=np.flatnonzero(ws.y == 1)).train()
+
+
+# --- canvas ---------------------------------------------------------------------------------------------
+
+def test_selected_ids_reads_customdata_and_empty_clicks():
+    event = {"selection": {"points": [{"customdata": 7, "x": 0, "y": 0}, {"customdata": [3]},
+                                      {"customdata": -1, "x": 0.5, "y": -1.0}, {"x": 1, "y": 1}],
+                           "box": [], "lasso": [], "point_indices": []}}
+    assert canvas.selected_ids(event) == ([3, 7], [(0.5, -1.0)])
+    assert canvas.selected_ids(None) == ([], [])
+    assert canvas.selected_ids({"selection": {"points": []}}) == ([], [])
+
+
+def test_apply_event_click_toggles_box_adds_and_draw(trained):
+    ws = fresh(trained)
+    a, b = (int(i) for i in ws.train_ids[:2])
+    click = {"selection": {"points": [{"customdata": a}], "box": [], "lasso": []}}
+    box = {"selection": {"points": [{"customdata": a}, {"customdata": b}], "box": [{"x": [0, 1], "y": [0, 1]}],
+                         "lasso": []}}
+    assert canvas.apply_event(ws, click) is ws and ws.selection == {a}
+    canvas.apply_event(ws, click)
+    assert ws.selection == set()
+    canvas.apply_event(ws, box)
+    canvas.apply_event(ws, box)  # a box never deselects
+    assert ws.selection == {a, b}
+    empty = {"selection": {"points": [{"customdata": -1, "x": 0.25, "y": 0.5}]}}
+    drawn = canvas.apply_event(ws, empty, mode="add", draw_class=1)
+    assert len(drawn.y) == len(ws.y) + 1 and drawn.y[-1] == 1 and not drawn.trained
+    removed = canvas.apply_event(ws, click, mode="remove")
+    assert len(removed.y) == len(ws.y) - 1
+
+
+def test_canvas_spec_traces_ids_and_payload(trained):
+    ws = fresh(trained)
+    ws.select(ws.train_ids[:20])
+    step = ws.forget("jit", dict(batch_size=1, lr=0.025, normalize_step="probe"))
+    ws.select(ws.train_ids[30:33])
+    ghost = ws.retrained()
+    gcls = canvas.layers_for(ghost, ws.gridspec, 2).cls
+    frames = [canvas.Layers(s, c, gcls) for s, c in step.frames]
+    fig = canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=2, layers=frames[-1], train_ids=ws.train_ids,
+                               test_ids=ws.test_ids, forgotten=ws.forgotten, selection=ws.selection, frames=frames,
+                               frame_steps=step.frame_steps)
+    f = go.Figure(fig)  # a valid Plotly figure
+    names = [t.name for t in f.data]
+    assert names[:4] == ["confidence", "disagrees with retrain", "boundary", "retrained"]
+    assert "forgotten" in names and "selected" in names and "test" in names
+    ids = np.concatenate([np.asarray(t.customdata) for t in f.data if t.name.startswith("class")])
+    assert sorted(ids.tolist()) == sorted(np.setdiff1d(ws.train_ids, ws.forgotten).tolist())
+    assert len(f.frames) == 21 and all(list(fr.traces) == [0, 1, 2] for fr in f.frames)
+    assert f.layout.sliders[0].active == 20 and len(f.layout.sliders[0].steps) == 21
+    assert f.layout.xaxis.fixedrange and f.layout.yaxis.scaleanchor == "x"
+    # The disagreement layer is the per-frame comparison with the retrained model's classes.
+    assert np.array_equal(frames[-1].disagreement(), (frames[-1].cls != gcls).astype(np.uint8))
+    # Payload: uint8 grids keep 21 frames of 100x100 (3 grids each) well under the 4 MB budget.
+    size = len(pio.to_json(f, validate=False))
+    assert size < 2_500_000
+    spec = json.loads(pio.to_json(f, validate=False))
+    assert spec["frames"][0]["data"][0]["z"]["dtype"] == "u1"
+
+
+def test_shade_encodes_class_and_confidence():
+    import torch
+    p = torch.tensor([[[0.5, 0.5], [1.0, 0.0]], [[0.0, 1.0], [0.25, 0.75]]])
+    shade, cls = shade_of(p, 2)
+    assert cls.tolist() == [[0, 0], [1, 1]]
+    assert shade[0, 0] == 0 and shade[0, 1] == 127 and shade[1, 0] == 255 and 128 < shade[1, 1] < 255
+    scale = canvas.shade_colorscale(3)
+    assert scale[0][0] == 0 and scale[-1][0] == 1.0 and all(a[0] <= b[0] for a, b in zip(scale, scale[1:]))
+
+
+def test_gridspec_is_square_around_points():
+    spec = GridSpec.around(np.array([[0, 0], [4, 1]], np.float32))
+    x0, x1, y0, y1 = spec.bounds
+    assert x0 < 0 and x1 > 4 and y0 < 0 and y1 > 1 and abs((x1 - x0) - (y1 - y0)) < 1e-9
+    assert spec.points.shape == (100 * 100, 2)
+
+
+# --- URL configuration ----------------------------------------------------------------------------------
+
+def test_config_round_trips_through_the_url():
+    cfg = config.Config(dataset="blobs", n=300, noise=0.5, classes=4, seed=7, test=0.3, width=32, depth=3,
+                        activation="tanh", method="jit", hp={"sigma": 0.4, "batch_size": 2, "normalize_step": "probe"},
+                        hide=frozenset({"model", "data"}))
+    q = config.to_query(cfg)
+    assert all(isinstance(v, str) for v in q.values())
+    back, notes = config.from_query(q)
+    assert notes == []
+    for f in ("dataset", "n", "noise", "classes", "seed", "test", "width", "depth", "activation", "method", "hide"):
+        assert getattr(back, f) == getattr(cfg, f), f
+    assert back.hyperparameters()["sigma"] == 0.4 and back.hyperparameters()["normalize_step"] == "probe"
+    assert q["hide"] == "data,model"
+
+
+def test_config_from_bad_query_clamps_and_explains():
+    cfg, notes = config.from_query({"dataset": "nope", "n": "99999", "seed": "abc", "width": "inf",
+                                    "method": "magic", "sigma": "-3", "hide": "data,everything", "zzz": "1"})
+    assert cfg.dataset == "moons" and cfg.n == 2000 and cfg.seed == 0 and cfg.width == 64 and cfg.method == "jit"
+    assert cfg.hp["sigma"] == config.HYPER["jit"]["sigma"].lo and cfg.hide == frozenset({"data"})
+    text = " ".join(notes)
+    for bit in ("unknown dataset", "n=99999", "seed='abc'", "not finite", "unknown method", "cannot hide everything"):
+        assert bit in text, bit
+    moons, _ = config.from_query({"dataset": "moons", "classes": "3"})
+    assert moons.resolved_classes() is None  # moons has two classes
+
+
+def test_widget_defaults_come_from_the_core_table():
+    from unlearn_core import METHODS
+    d = config.method_defaults("jit")
+    core = METHODS["jit"].defaults()
+    assert {k: d[k] for k in config.HYPER["jit"]} == {k: core[k] for k in config.HYPER["jit"]}
+    assert config.Config().hyperparameters()["normalize_step"] == core["normalize_step"]
+    assert config.Config(hp={"normalize_step": "off"}).hyperparameters()["normalize_step"] is False
+
+
+# --- reports and presets --------------------------------------------------------------------------------
+
+def test_frames_hint_offers_smaller_batches():
+    hp = {"batch_size": 4, "lr": 0.1, "epochs": 1}
+    h = report.frames_hint(10, hp)
+    assert h["batch_size"] == 1 and h["steps"] == 10 and h["lr"] == pytest.approx(0.025)
+    assert report.frames_hint(200, hp) is None  # 50 steps already
+    assert report.frames_hint(10, {"batch_size": 1, "lr": 0.1, "epochs": 1}) is None
+    h = report.frames_hint(60, {"batch_size": 8, "lr": 0.1, "epochs": 1})
+    assert h["steps"] >= 20 and h["batch_size"] < 8
+
+
+def test_metrics_rows_compare_with_retrain(trained):
+    ws = fresh(trained)
+    assert report.metrics_rows(ws, ws.original) == []
+    ws.select(ws.train_ids[ws.y[ws.train_ids] == 0][:15])
+    ws.forget("jit")
+    rows = report.metrics_rows(ws, ws.retrained())
+    assert [r["model"] for r in rows] == ["original", "unlearned (jit)", "retrained from scratch"]
+    ret = rows[2]
+    assert ret["boundary ≠ retrain % ↓"] == 0 and ret["JS to retrain, forget ↓"] == pytest.approx(0, abs=1e-6)
+    assert rows[1]["method seconds"] > 0 and np.isnan(rows[0]["method seconds"])
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_select_sensible_points(name):
+    p = PRESETS[name]
+    cfg = config.Config(**{k: v for k, v in p.config.items() if k != "hp"}, hp=p.config.get("hp", {}))
+    ws = new_workspace(cfg.dataset, n_samples=cfg.n, noise=cfg.noise, seed=cfg.seed, classes=cfg.classes,
+                       model_cfg=ModelConfig(epochs=60, seed=cfg.seed))
+    ws.train()
+    ids = p.select(ws)
+    assert len(ids) > 0 and np.isin(ids, ws.train_ids).all()
+    if name == "whole_class":
+        assert set(ws.y[ids].tolist()) == {0} and len(ids) == int((ws.y[ws.train_ids] == 0).sum())
+    if name == "low_info":
+        from unlearn_core.scenarios import information
+        alpha = information(*ws.pairs(ws.train_ids))
+        chosen = alpha[np.isin(ws.train_ids, ids)]
+        assert chosen.min() >= np.nanmedian(alpha) and not np.isnan(chosen).any()
