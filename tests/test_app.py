@@ -1,55 +1,167 @@
-"""The app through Streamlit's AppTest (no browser): it renders, trains, forgets and shows the comparison."""
-import json
+"""The Playground through Streamlit's AppTest (no browser): widget flows, state, URL, failures.
 
+AppTest cannot click Plotly charts (UX.md 3.4), so selection goes through the quick selectors here;
+the canvas click and box selection are covered by the browser tests in tests/e2e.
+"""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
-import toy_data
-from unlearn_core import MLP, fit
-from ui.figures import boundary_figure, class_grid, loss_figure
-
-APP = __import__("pathlib").Path(__file__).resolve().parent.parent / "app.py"
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+SMALL = {"dataset": "moons", "n": "200", "seed": "0", "fit_epochs": "60"}
 
 
-def test_app_renders_and_forgets():
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
+def start(query=None, timeout=120) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for k, v in (query or SMALL).items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def button(at, label):
+    matches = [b for b in at.button if b.label == label or b.label.startswith(label)]
+    assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def canvas_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_renders_trained_with_nothing_selected():
+    at = start()
     assert not at.exception
-    assert "Forget" in [b.label for b in at.button]
-    assert len(at.get("plotly_chart")) == 1
-    at.button[0].click().run()
+    ws = at.session_state["workspace"]
+    assert ws.trained and len(ws.y) == 200
+    assert any("0 points selected" in m.value for m in at.markdown)
+    forget = button(at, "Forget with jit")
+    assert forget.disabled and "Nothing is selected" in forget.help
+    spec = canvas_spec(at)
+    assert [t["name"] for t in spec["data"][:4]] == ["confidence", "disagrees with retrain", "boundary", "retrained"]
+    assert spec["layout"]["dragmode"] == "select" and "frames" not in spec
+    assert len(at.metric) == 3  # train / test accuracy, forget requests
+
+
+def test_select_forget_undo_reset_through_widgets():
+    at = start()
+    at.selectbox(key="q_class").select(1).run()
+    button(at, "Select class").click().run()
+    ws = at.session_state["workspace"]
+    n1 = int((ws.y[ws.train_ids] == 1).sum())
+    assert len(ws.selection) == n1
+    assert any("whole class" in w.value for w in at.warning)
+    at.number_input(key="q_k").set_value(5).run()
+    button(at, "Clear selection").click().run()
+    button(at, "Select k random").click().run()
+    assert len(at.session_state["workspace"].selection) == 5
+    button(at, "Forget with jit").click().run()
     assert not at.exception
-    charts = at.get("plotly_chart")
-    assert len(charts) == 4  # original, unlearned, retrained, loss curve
-    assert len(at.dataframe) == 1
+    ws = at.session_state["workspace"]
+    assert len(ws.steps) == 1 and len(ws.forgotten) == 5 and not ws.selection
+    spec = canvas_spec(at)
+    assert len(spec["frames"]) == len(ws.steps[0].frames) >= 2
+    assert spec["layout"]["sliders"][0]["active"] == len(spec["frames"]) - 1
+    ghost = spec["data"][3]
+    assert ghost["line"]["dash"] == "dash"  # the retrained boundary is on the canvas
     df = at.dataframe[0].value
-    assert list(df.index) == ["original", "jit", "retrain"]
-    spec = json.loads(charts[1].proto.spec)
-    assert any(t.get("name") == "retrained" for t in spec["data"])
+    assert list(df.index) == ["original", "unlearned (jit)", "retrained from scratch"]
+    assert df.loc["retrained from scratch", "boundary ≠ retrain % ↓"] == 0
+    assert any("jit** forgot 5 point(s)" in m.value for m in at.markdown)
+    # A second request, then undo and reset.
+    button(at, "Select k random").click().run()
+    button(at, "Forget with jit").click().run()
+    assert len(at.session_state["workspace"].steps) == 2
+    button(at, "Undo").click().run()
+    ws = at.session_state["workspace"]
+    assert len(ws.steps) == 1 and len(ws.selection) == 5
+    button(at, "Reset").click().run()
+    ws = at.session_state["workspace"]
+    assert not ws.steps and ws.model is ws.original and "frames" not in canvas_spec(at)
 
 
-def test_app_reports_bad_selection():
-    at = AppTest.from_file(str(APP), default_timeout=120).run()
-    at.selectbox[1].select("full_class").run()
-    at.number_input[1].set_value(5).run()  # moons has classes 0 and 1 only
+def test_url_state_is_read_clamped_and_written_back():
+    at = start({"dataset": "blobs", "classes": "3", "n": "240", "seed": "4", "sigma": "0.4", "method": "jit",
+                "width": "32", "fit_epochs": "60", "noise": "abc"})
     assert not at.exception
-    assert any("class 5 does not exist" in e.value for e in at.error)
+    assert at.selectbox(key="w_dataset").value == "blobs" and at.slider(key="w_n").value == 240
+    assert at.number_input(key="hp_jit_sigma").value == pytest.approx(0.4)
+    assert any("noise='abc'" in w.value for w in at.warning)  # the bad value is named
+    q = at.query_params
+    assert q["dataset"] == "blobs" and q["sigma"] == "0.4" and q["width"] == "32"
+    at.number_input(key="hp_jit_sigma").set_value(0.5).run()
+    assert at.query_params["sigma"] == "0.5"
+    ws = at.session_state["workspace"]
+    assert ws.n_classes == 3 and len(ws.y) == 240
 
 
-def test_boundary_figure_marks_forgotten_points_and_ghost():
-    X, y = toy_data.make_dataset("moons", n_samples=100, seed=0)
-    m = MLP(seed=0)
-    fit(m, X, y, epochs=5, seed=0, device="cpu")
-    fig = boundary_figure(m, X, y, (-2, 3, -2, 2), forget_ids=[0, 1, 2], ghost=m, resolution=50)
-    names = [t.name for t in fig.data]
-    assert "forgotten" in names and "retrained" in names
-    forgotten = [t for t in fig.data if t.name == "forgotten"][0]
-    assert list(forgotten.customdata) == [0, 1, 2]
-    shown = sum(len(t.x) for t in fig.data if t.type == "scatter")
-    assert shown == 100  # every point exactly once
+def test_classroom_link_hides_controls():
+    at = start({**SMALL, "hide": "data,model,hyper"})
+    assert not at.exception
+    keys = {w.key for w in at.sidebar.selectbox} | {w.key for w in at.sidebar.slider}
+    assert "w_dataset" not in keys and "w_n" not in keys and "w_depth" not in keys
+    assert not any(w.key and w.key.startswith("hp_jit") for w in at.sidebar.number_input)
+    assert "w_method" in {w.key for w in at.sidebar.selectbox}  # not hidden
+    assert at.query_params["hide"] == "data,hyper,model"
 
 
-def test_class_grid_shapes_and_loss_figure():
-    m = MLP(seed=0)
-    xs, ys, cls, conf = class_grid(m, (-1, 1, -1, 1), 30)
-    assert cls.shape == conf.shape == (30, 30) and ((conf >= 0.5) & (conf <= 1)).all()
-    fig = loss_figure([{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}])
-    assert list(fig.data[0].y) == [2.0, 1.0]
+def test_preset_runs_and_diverging_preset_restores_the_model():
+    at = start({**SMALL})
+    button(at, "Forget high-information points").click().run()
+    assert not at.exception
+    ws = at.session_state["workspace"]
+    assert ws.problem.dataset == "xor" and len(ws.steps) == 1
+    button(at, "Too large a step").click().run()
+    assert not at.exception
+    ws = at.session_state["workspace"]
+    assert not ws.steps and ws.model is ws.original  # restored
+    assert any("diverged and was undone" in e.value and "smaller step size" in e.value for e in at.error)
+    assert at.number_input(key="hp_jit_lr").value == 10.0
+
+
+def test_everything_selected_cannot_be_forgotten():
+    at = start()
+    for c in (0, 1):
+        at.selectbox(key="q_class").select(c).run()
+        button(at, "Select class").click().run()
+    f = button(at, "Forget with jit")
+    assert f.disabled and "every remaining training point" in f.help
+
+
+def test_draw_mode_needs_training_and_other_methods_run():
+    at = start()
+    at.radio(key="w_source").set_value("Draw").run()
+    assert not at.exception
+    ws = at.session_state["workspace"]
+    assert ws.source == "drawn" and not ws.trained
+    assert canvas_spec(at)["data"][4]["name"] == "empty space"  # the click grid for new points
+    button(at, "Train").click().run()
+    assert at.session_state["workspace"].trained
+    at.radio(key="w_source").set_value("Generate").run()
+    at.selectbox(key="w_method").select("finetune").run()
+    assert at.number_input(key="hp_finetune_epochs").value == 20  # the core's default
+    at.number_input(key="hp_finetune_epochs").set_value(2).run()
+    button(at, "Select k random").click().run()
+    button(at, "Forget with finetune").click().run()
+    assert not at.exception
+    assert at.session_state["workspace"].steps[-1].method == "finetune"
+
+
+def test_two_sessions_do_not_share_state():
+    a, b = start(), start()
+    button(a, "Select k random").click().run()
+    button(a, "Forget with jit").click().run()
+    wa, wb = a.session_state["workspace"], b.session_state["workspace"]
+    assert wa is not wb and wa.original is not wb.original
+    assert len(wa.steps) == 1 and not wb.steps and not wb.selection
+    assert np.array_equal(wa.X, wb.X)  # same configuration, separate copies
+
+
+@pytest.mark.parametrize("page", ["Compare methods", "Geometry of forgetting"])
+def test_other_pages_render(page):
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(f"pages/{'compare' if page.startswith('Compare') else 'geometry'}.py").run()
+    assert not at.exception
