@@ -37,15 +37,14 @@ METRIC_COLUMNS = [
     ("acc_retain", "retain acc % ↑", 100.0),
     ("acc_forget", "forget acc % (→ retrain)", 100.0),
     ("acc_test", "test acc % ↑", 100.0),
-    ("mia", "entropy MIA % (→ retrain)", 100.0),
+    ("mia", "MIA % (→ retrain)", 100.0),
     ("js_forget", "JS forget ↓", 1.0),  # divergence from the retrained model's predictions
     ("js_test", "JS test ↓", 1.0),
     ("boundary_disagreement", "boundary disagree % ↓", 100.0),
 ]
 #: Metrics that get a "gap to retrain" column (method - retrain, in percentage points). The JS and
 #: boundary columns are already distances to the retrained model, so they need no gap column.
-GAP_METRICS = {"acc_retain": "Δ retain acc", "acc_forget": "Δ forget acc", "acc_test": "Δ test acc",
-               "mia": "Δ MIA"}
+GAP_METRICS = {"acc_retain": "Δ retain", "acc_forget": "Δ forget", "acc_test": "Δ test", "mia": "Δ MIA"}
 #: The JiT hyperparameters the page exposes.
 JIT_KNOBS = ("sigma", "n_samples", "lr", "epochs", "batch_size")
 
@@ -245,20 +244,22 @@ def metrics_of(comp: Comparison, name: str) -> dict:
 def comparison_table(comp: Comparison) -> pd.DataFrame:
     """One row per model (original, retrain, methods), indexed by name.
 
-    Columns: each metric with its direction in the name (percentages for accuracies, MIA and
-    boundary disagreement; JS in [0, 1]), then the gaps to retrain (method - retrain, percentage
-    points), then ``seconds`` (the method alone, evaluation excluded; blank for the original),
-    ``steps`` (optimiser steps) and ``status`` ("before", "reference", "ok", or why it failed).
-    Gap columns are named "Δ <metric>" (see ``GAP_METRICS``).
-    A failed method's metrics are NaN.
+    Columns, in this order: the accuracies and the MIA, each with its direction in the name
+    (percent) and followed by its gap to retrain ("Δ ...": model - retrain, percentage points);
+    ``seconds`` (the method alone, evaluation excluded; NaN for the original); the distances to the
+    retrained model (JS in [0, 1], boundary disagreement in percent); ``steps`` (optimiser steps)
+    and ``status`` ("before", "reference", "ok", or why it failed). A failed method's metrics are NaN.
     """
     ref = comp.reference.metrics
     records = {}
     for name in comp.rows:
         m = metrics_of(comp, name)
-        row = {col: m.get(key, float("nan")) * scale for key, col, scale in METRIC_COLUMNS}
-        for key, col in GAP_METRICS.items():
-            row[col] = (m[key] - ref[key]) * 100.0 if key in m else float("nan")
+        row = {}
+        for key, col, scale in METRIC_COLUMNS:
+            if key not in GAP_METRICS:
+                continue
+            row[col] = m.get(key, float("nan")) * scale
+            row[GAP_METRICS[key]] = (m[key] - ref[key]) * 100.0 if key in m else float("nan")
         if name == ORIGINAL:
             row.update(seconds=float("nan"), steps=0, status="before")
         elif name == REFERENCE:
@@ -266,8 +267,12 @@ def comparison_table(comp: Comparison) -> pd.DataFrame:
         else:
             r = comp.runs[name]
             row.update(seconds=r.seconds, steps=r.steps, status="ok" if r.ok else r.error)
+        for key, col, scale in METRIC_COLUMNS:
+            if key not in GAP_METRICS:
+                row[col] = m.get(key, float("nan")) * scale
         records[name] = row
     df = pd.DataFrame.from_dict(records, orient="index")
+    df = df[[c for c in df.columns if c not in ("steps", "status")] + ["steps", "status"]]
     df.index.name = "model"
     return df
 
@@ -280,7 +285,7 @@ def gap_frame(comp: Comparison) -> pd.DataFrame:
     rows = []
     for name in [ORIGINAL, *comp.methods]:
         for col in cols:
-            label = "boundary disagree %" if col.startswith("boundary") else col.replace("Δ ", "") + " gap"
+            label = "boundary disagree %" if col.startswith("boundary") else col.replace("Δ ", "") + (" gap" if "MIA" in col else " acc gap")
             rows.append(dict(model=name, metric=label, gap=float(table.loc[name, col])))
     return pd.DataFrame(rows)
 
@@ -319,7 +324,7 @@ def panel_caption(comp: Comparison, name: str) -> str:
     return text
 
 
-def _static(fig):
+def static_figure(fig):
     """No drag-to-select on a panel that only shows (works on a figure dict or a ``go.Figure``)."""
     if isinstance(fig, dict):
         fig.setdefault("layout", {})["dragmode"] = False
@@ -347,5 +352,5 @@ def boundary_figures(ws: Workspace, comp: Comparison, height: int = 330) -> list
         ghost = None if name == REFERENCE else comp.reference.model
         fig = figure_for(ws, model, ghost=ghost, title=titles.get(name, name), height=height,
                          show_selection=False, forgotten=comp.forget_ids)
-        out.append((name, _static(fig)))
+        out.append((name, static_figure(fig)))
     return out

@@ -1,0 +1,207 @@
+"""Compare: one forget set, several unlearning methods side by side, each held against retraining."""
+import sys
+import time
+from pathlib import Path
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:  # `streamlit run pages/compare.py` on its own puts only pages/ on the path
+    sys.path.insert(0, ROOT)
+
+import streamlit as st
+import torch
+
+import toy_data
+from unlearn_core import METHODS
+from ui.canvas import figure_for
+from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
+                        gap_figure, is_current, panel_caption, result_key, run_comparison, scenario_ids,
+                        static_figure, validate_forget)
+from ui.workspace import Diverged, new_workspace
+
+torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
+
+RESULTS = "compare_results"  # session key: {result_key: Comparison}, the last few runs
+MAX_KEPT = 4
+SETTINGS = {"high_info": "high-information points", "random": "random points", "full_class": "a whole class",
+            "region": "a region at a class edge"}
+
+st.title("Compare unlearning methods")
+st.markdown(
+    "**What to look for.** Every method starts from the same original model and forgets the same points "
+    "(crosses). In each panel the solid line is the method's boundary, the **dashed line is the boundary of a "
+    "model retrained from scratch** without those points, and the grey shading is where the two disagree: less "
+    "grey means closer to retraining. In the table, forget accuracy and MIA should move *to retrain's value* "
+    "(not to 0) while retain and test accuracy hold. JiT only sees the points to forget; the other methods also "
+    "train on the retained data, so compare the seconds too.")
+
+# --- the workspace: the Playground's when it has a trained model, else our own ------------------
+ws = st.session_state.get("workspace")
+shared = ws is not None and getattr(ws, "trained", False)
+if shared:
+    st.caption(f"Using the Playground's data and original model ({ws.problem.dataset}, "
+               f"{len(ws.train_ids)} training points). Every method starts from the original model, not from "
+               f"the Playground's unlearned one.")
+else:
+    st.caption("No trained model on the Playground yet, so this page trains its own.")
+    c1, c2, c3 = st.columns(3)
+    dataset = c1.selectbox("Dataset", list(toy_data.DATASETS), key="compare_dataset")
+    n_points = c2.slider("Points", 100, 1500, 600, step=50, key="compare_points")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key="compare_seed")
+    own_key = (dataset, int(n_points), int(seed))
+    if st.session_state.get("compare_ws_key") != own_key or "compare_ws" not in st.session_state:
+        own = new_workspace(dataset, n_samples=int(n_points), seed=int(seed))
+        epochs = own.model_cfg.epochs
+        bar = st.progress(0.0, text="Training the original model...")
+
+        def on_epoch(epoch, entry, model):
+            if epoch % 10 == 0 or epoch == epochs:
+                bar.progress(epoch / epochs, text=f"Training the original model: epoch {epoch} of {epochs}, "
+                                                  f"accuracy {100 * entry['acc']:.0f}%")
+        try:
+            own.train(callback=on_epoch)
+        except ValueError as err:
+            bar.empty()
+            st.error(str(err))
+            st.stop()
+        bar.empty()
+        st.session_state["compare_ws"] = own
+        st.session_state["compare_ws_key"] = own_key
+    ws = st.session_state["compare_ws"]
+
+# --- the forget set ------------------------------------------------------------------------------
+st.subheader("What to forget")
+sources = ["selection", "forgotten", "scenario"] if shared else ["scenario"]
+counts = {"selection": len(ws.selection) if shared else 0, "forgotten": len(ws.forgotten) if shared else 0}
+labels = {"selection": f"the Playground's current selection ({counts['selection']} points)",
+          "forgotten": f"everything forgotten so far on the Playground ({counts['forgotten']} points)",
+          "scenario": "a scenario"}
+default = next((i for i, s in enumerate(sources) if counts.get(s, 1) > 0), len(sources) - 1)
+source = st.radio("Forget set", sources, index=default, format_func=labels.get, horizontal=True,
+                  key="compare_source") if len(sources) > 1 else "scenario"
+
+forget_error = None
+forget_ids = []
+try:
+    if source == "selection":
+        forget_ids = sorted(ws.selection)
+    elif source == "forgotten":
+        forget_ids = ws.forgotten.tolist()
+    else:
+        c1, c2, c3 = st.columns(3)
+        setting = c1.selectbox("Scenario", list(SETTINGS), format_func=SETTINGS.get, key="compare_setting")
+        kw = {}
+        if setting in ("full_class", "region"):
+            kw["forget_class"] = int(c2.number_input("Class", 0, max(0, ws.n_classes - 1), 0, key="compare_class"))
+        if setting == "random":
+            kw["forget_count"] = c2.slider("Random points", 1, 100, 20, key="compare_count")
+        scen_seed = c3.number_input("Scenario seed", 0, 10_000, 0, key="compare_scenario_seed") \
+            if setting in ("random", "region") else 0
+        forget_ids = scenario_ids(ws, setting, seed=int(scen_seed), **kw).tolist()
+    forget_ids, retain_ids = validate_forget(ws, forget_ids)
+except ValueError as err:
+    forget_error = str(err)
+
+# --- methods and JiT's hyperparameters ----------------------------------------------------------
+choices = [m for m in METHODS if m != REFERENCE]
+
+
+def method_label(m: str) -> str:
+    return f"{m} (zero-shot)" if METHODS[m].needs == "forget" else f"{m} (uses {METHODS[m].needs} data)"
+
+
+methods = st.multiselect("Methods (retraining from scratch always runs: it is the reference)", choices,
+                         default=choices, key="compare_methods", format_func=method_label,
+                         help="\n\n".join(f"**{m}**: {METHODS[m].summary}" for m in METHODS))
+jit_default = METHODS["jit"].defaults()
+jit_hp = {}
+with st.expander("JiT hyperparameters"):
+    c = st.columns(len(JIT_KNOBS))
+    jit_hp["sigma"] = c[0].number_input("sigma (noise, standardised units)", 0.01, 5.0, float(jit_default["sigma"]),
+                                        step=0.05, key="compare_jit_sigma",
+                                        help="Standard deviation of the input perturbations.")
+    jit_hp["n_samples"] = int(c[1].number_input("n_samples (perturbations)", 1, 500, int(jit_default["n_samples"]),
+                                                key="compare_jit_n"))
+    jit_hp["lr"] = c[2].number_input("lr (first step length)", 1e-5, 10.0, float(jit_default["lr"]), format="%.4g",
+                                     step=0.01, key="compare_jit_lr",
+                                     help=f"With normalize_step={jit_default['normalize_step']!r} this is the length "
+                                          f"of the first step in parameter space; otherwise plain SGD's rate.")
+    jit_hp["epochs"] = int(c[3].number_input("epochs", 1, 50, int(jit_default["epochs"]), key="compare_jit_epochs"))
+    jit_hp["batch_size"] = int(c[4].number_input("batch_size", 1, 512, int(jit_default["batch_size"]),
+                                                 key="compare_jit_batch"))
+overrides = {"jit": {k: v for k, v in jit_hp.items() if v != jit_default[k]}}
+
+if forget_error:
+    st.error(forget_error)
+    st.stop()
+if not methods:
+    st.info("Pick at least one method to compare with retraining.")
+    st.stop()
+
+st.write(f"**{len(forget_ids)}** training points to forget, **{len(retain_ids)}** retained.")
+key = result_key(ws, forget_ids, methods, overrides)
+store = st.session_state.setdefault(RESULTS, {})
+run = st.button("Run", type="primary", key="compare_run")
+
+if run:
+    bar = st.progress(0.0, text="Starting...")
+    last = [0.0]
+
+    def on_progress(done, total, method, step, loss):
+        now = time.perf_counter()
+        if now - last[0] > 0.1 or done >= total:
+            last[0] = now
+            bar.progress(min(1.0, done / max(total, 1)),
+                         text=f"{method}: step {step}, loss {loss:.3g} ({done} of ~{total} steps over all methods)")
+    try:
+        comp = run_comparison(ws, forget_ids, methods, overrides, progress=on_progress)
+    except Diverged as err:
+        bar.empty()
+        st.error(f"Retraining from scratch failed ({err}), so there is no reference to compare with.")
+        st.stop()
+    bar.empty()
+    store.pop(key, None)
+    store[key] = comp
+    while len(store) > MAX_KEPT:
+        store.pop(next(iter(store)))
+
+comp = store.get(key)
+if not is_current(comp, ws):
+    st.info("Press **Run** to unlearn these points with each method and retrain from scratch.")
+    preview = figure_for(ws, ws.original, title="original model; crosses = points to forget", height=380,
+                         show_selection=False, forgotten=forget_ids)
+    st.plotly_chart(static_figure(preview), theme=None, width="content", key="compare_preview")
+    st.stop()
+
+# --- results -------------------------------------------------------------------------------------
+st.subheader("Final boundaries")
+st.caption("Solid: the model's boundary. Dashed: the model retrained from scratch. Grey: where they disagree. "
+           "Crosses: the forgotten points. Hollow circles: test points.")
+panels = boundary_figures(ws, comp)
+per_row = 3
+for start in range(0, len(panels), per_row):
+    cols = st.columns(per_row)
+    for col, (name, fig) in zip(cols, panels[start:start + per_row]):
+        with col:
+            if fig is None:
+                st.markdown(f"**{name}**")
+                st.error(f"{name} {panel_caption(comp, name)}. Its result is left out; try a smaller lr or "
+                         f"sigma.")
+            else:
+                st.plotly_chart(fig, theme=None, width="content", key=f"compare_grid_{name}")
+                st.caption(panel_caption(comp, name))
+
+st.subheader("Metrics")
+table = comparison_table(comp).drop(columns=["steps"])
+if table["status"].isin(["before", "reference", "ok"]).all():
+    table = table.drop(columns=["status"])  # shown only when a method failed
+fmt = {col: "{:.1f}" for _, col, scale in METRIC_COLUMNS if scale == 100.0}
+fmt.update({col: "{:.3f}" for _, col, scale in METRIC_COLUMNS if scale == 1.0})
+fmt.update({col: "{:+.1f}" for col in GAP_METRICS.values()})
+fmt["seconds"] = "{:.3f}"
+st.dataframe(table.style.format(fmt, na_rep=""), key="compare_table")
+st.caption("↑ higher is better, ↓ lower is better, (→ retrain): the target is the retrained model's value. "
+           "Δ = model − retrain, in percentage points. MIA = share of the forget set that an entropy-based "
+           "attack calls 'member' (the paper's entropy + logistic-regression variant). JS = mean Jensen-Shannon "
+           "divergence (0 to 1) from the retrained model's predictions on the forget / test points. Seconds: the "
+           "method alone, evaluation excluded.")
+st.plotly_chart(gap_figure(comp), theme=None, key="compare_gaps")
