@@ -12,7 +12,7 @@ import streamlit as st
 import torch
 
 import toy_data
-from ui import canvas, config, report
+from ui import canvas, config, export, report
 from ui.config import HIDEABLE, HYPER, LIMITS, NORMALIZE, Config
 from ui.presets import PRESETS
 from ui.workspace import Diverged, ModelConfig, Workspace, edit_points, new_workspace, workspace_from_points
@@ -71,7 +71,7 @@ for col, (name, p) in zip(preset_cols, PRESETS.items()):
                help=p.story)
 
 # --- sidebar -------------------------------------------------------------------------------------------
-sources = ["Generate", "Upload CSV", "Draw"] if "draw" not in hide else ["Generate"]
+sources = ["Generate", "Upload CSV", "Draw", "Session file"] if "draw" not in hide else ["Generate"]
 with st.sidebar:
     if hide:
         st.caption("Classroom link: some controls are hidden.")
@@ -161,7 +161,28 @@ def train_with_progress(ws: Workspace) -> None:
     ss.pop("failed_run", None)
 
 
+def load_session_file() -> None:
+    """Restore a saved session (runs before the script, so the widgets can take its settings)."""
+    up = ss.get("w_session_file")
+    if up is None:
+        return
+    data = up.getvalue()
+    try:
+        loaded, extra = export.load_session(data)
+    except ValueError as err:  # SessionFileError: what, where (a JSON path), what to do
+        ss.session_error = f"{up.name}: {err} The current state is kept."
+        return
+    ss.workspace, ss.ws_key = loaded, ("session", hashlib.sha1(data).hexdigest())
+    saved = (extra or {}).get("config")
+    if isinstance(saved, dict):
+        init_widgets(config.from_query(saved)[0])
+    ss.pop("failed_run", None)
+    ss.session_loaded = up.name
+
+
 ws: Workspace | None = ss.get("workspace")
+if ss.get("session_loaded"):
+    st.toast(f"Session restored from {ss.pop('session_loaded')}")
 if source == "Generate":
     key = ("gen", cfg.data_key(), cfg.model_key())
     if ss.get("ws_key") != key:
@@ -191,6 +212,16 @@ elif source == "Upload CSV":
                 st.error(f"{up.name}: {err} The previous data is kept.")
     elif ws is None or ws.source != "csv":
         st.info("Upload a CSV file with columns `x, y, label` in the sidebar. The current data stays until then.")
+elif source == "Session file":
+    with st.sidebar:
+        st.file_uploader("Session JSON saved from this page", type=["json"], key="w_session_file",
+                         on_change=load_session_file,
+                         help="Restores the data, models, forget history, selection and settings.")
+    if ss.get("session_error"):
+        st.error(ss.pop("session_error"))
+    if ss.get("ws_key", ("",))[0] != "session":
+        st.info("Load a session file (saved below with **Session (JSON)**) in the sidebar. The current state stays "
+                "until then.")
 elif source == "Draw":
     if ws is not None and ws.source != "drawn":
         ss.workspace = ws = edit_points(ws)  # start from the current points, untrained
@@ -198,7 +229,7 @@ elif source == "Draw":
 
 if ws is None:
     st.stop()
-if ws.model_cfg != model_cfg and ws.trained and source != "Draw":
+if ws.model_cfg != model_cfg and ws.trained and source not in ("Draw", "Session file"):
     ws = Workspace(problem=ws.problem, source=ws.source, model_cfg=model_cfg, grid=ws.grid)
     train_with_progress(ws)
     ss.workspace = ws
@@ -428,3 +459,20 @@ if ws.trained and "export" not in hide and not draw_mode:
         groups = st.multiselect("Controls to hide", list(HIDEABLE), format_func=HIDEABLE.get, key="w_hide")
         st.code(f"{base}?{urlencode(config.to_query(config.with_hidden(cfg, groups)))}", language=None)
         st.caption("Students who open this link see the page without those controls; the settings above still apply.")
+    e1, e2, e3 = st.columns(3)
+    e1.download_button("Animation (HTML)", data=lambda: export.animation_html(main_fig), file_name="unlearning.html",
+                       mime="text/html", disabled=not ws.steps, width="stretch",
+                       help="The canvas with its frames as a standalone web page (plotly.js included, works offline).")
+    try:
+        export.chromium_path()
+        png_help, png_ok = "The canvas as shown (last frame), rendered by Kaleido with the system Chromium.", True
+    except RuntimeError as err:
+        png_help, png_ok = str(err), False
+    e2.download_button("Figure (PNG)", data=lambda: export.figure_png(main_fig, width=700, height=700),
+                       file_name="unlearning.png", mime="image/png", disabled=not png_ok, help=png_help,
+                       width="stretch")
+    e3.download_button("Session (JSON)", file_name="unlearning-session.json", mime="application/json",
+                       data=lambda: export.session_to_json(ws, metrics={"config": query,
+                                                                        "table": ss.get("last_metrics", [])}),
+                       help="Data, selection, models, forget history, hyperparameters and metrics. Load it back "
+                            "with the data source **Session file**.", width="stretch")

@@ -1,7 +1,7 @@
 """Export and import: the canvas as standalone HTML or PNG, a playground session as JSON.
 
     animation_html(fig) -> bytes                 offline HTML (plotly.js inline), animation paused
-    figure_png(fig, scale=2) -> bytes            PNG through Kaleido and the system Chromium
+    figure_png(fig, scale=2) -> bytes            PNG through Kaleido and the system Chromium (kept warm)
     session_to_json(ws, metrics=None) -> str     a Workspace as a JSON document (no pickle)
     session_from_json(text) -> Workspace         validated; ValueError (SessionFileError) otherwise
     load_session(text) -> (Workspace, metrics)   the same, with the metrics saved beside it
@@ -36,9 +36,11 @@ import html
 import json
 import math
 import os
+import re
 import shutil
 import threading
 import zlib
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -50,6 +52,7 @@ try:  # numpy arrays -> base64 typed arrays, as Figure.to_dict does (plotly >= 6
 except ImportError:  # pragma: no cover - older plotly: arrays are written as lists
     convert_to_base64 = None
 
+from toy_data import MAX_CSV_CLASSES, MAX_CSV_ROWS, MAX_SAMPLES
 from unlearn_core import METHODS
 from unlearn_core.bench import Problem
 from unlearn_core.models import ACTIVATIONS
@@ -63,8 +66,8 @@ from .workspace import MAX_FRAMES, ForgetStep, ModelConfig, Workspace
 FORMAT = "jit-playground-session"
 VERSION = 1
 MAX_BYTES = 50 * 1024 * 1024  # the whole file
-MAX_POINTS = 50_000  # = toy_data.MAX_SAMPLES and MAX_CSV_ROWS: anything the app can hold
-MAX_CLASSES = 20  # = toy_data.MAX_CSV_CLASSES
+MAX_POINTS = max(MAX_SAMPLES, MAX_CSV_ROWS)  # anything the app can hold
+MAX_CLASSES = MAX_CSV_CLASSES
 MAX_STEPS = 500
 MAX_HISTORY = 200_000  # entries per history
 MAX_WIDTH, MAX_DEPTH = 4096, 16
@@ -80,6 +83,9 @@ _RECIPE_KEYS = {"epochs", "lr", "batch_size", "weight_decay", "optimizer"}
 # ---------------------------------------------------------------------------------------------
 # HTML
 # ---------------------------------------------------------------------------------------------
+
+
+_BDATA = re.compile(r'"bdata":"(?:[A-Za-z0-9+=]|\\u002f)*"')
 
 
 def figure_dict(fig: go.Figure | dict) -> dict:
@@ -105,6 +111,9 @@ def animation_html(fig: go.Figure | dict, *, title: str = "JiT unlearning playgr
     """
     page = pio.to_html(figure_dict(fig), include_plotlyjs=True, full_html=True, auto_play=False, validate=False,
                        config={"displaylogo": False, "responsive": True})
+    # plotly escapes "/" as \u002f for <script> safety; base64 ("bdata") holds no "<", so undo it
+    # there: a third smaller file.
+    page = _BDATA.sub(lambda m: m.group(0).replace("\\u002f", "/"), page)
     head = f"<head><title>{html.escape(title)}</title>"
     if "<head>" in page:
         page = page.replace("<head>", head, 1)
@@ -120,6 +129,19 @@ INSTALL_HINT = ("Install Chromium (Debian/Ubuntu: `apt-get install chromium`) or
                 "BROWSER_PATH environment variable to a Chrome/Chromium executable.")
 
 
+SYSTEM_CHROMIUM = "/usr/bin/chromium"  # Debian's `chromium` package
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+def _kaleido_browser() -> str | None:
+    """A Chrome that Kaleido's driver knows of (``kaleido_get_chrome`` downloads, typical places)."""
+    try:
+        from choreographer.browsers.chromium import Chromium
+        return Chromium.find_browser(skip_local=False)
+    except Exception:  # best effort: the lookup is internal to Kaleido's browser driver
+        return None
+
+
 def chromium_path() -> str:
     """The Chrome/Chromium that renders PNGs: $BROWSER_PATH if set, else /usr/bin/chromium, else one
     that Kaleido's own lookup finds (a downloaded Chrome, PATH, typical places). RuntimeError if none."""
@@ -129,17 +151,13 @@ def chromium_path() -> str:
             return env
         raise RuntimeError(f"BROWSER_PATH={env!r} is not an executable file, so no PNG can be rendered. "
                            f"Point BROWSER_PATH at Chrome/Chromium, or unset it. {INSTALL_HINT}")
-    if os.access("/usr/bin/chromium", os.X_OK):
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
+    if os.path.isfile(SYSTEM_CHROMIUM) and os.access(SYSTEM_CHROMIUM, os.X_OK):
+        return SYSTEM_CHROMIUM
+    for name in BROWSER_NAMES:
         found = shutil.which(name)
         if found:
             return found
-    try:
-        from choreographer.browsers.chromium import Chromium
-        found = Chromium.find_browser(skip_local=False)
-    except Exception:  # best effort: the lookup is internal to Kaleido's browser driver
-        found = None
+    found = _kaleido_browser()
     if found and os.path.isfile(found):
         return str(found)
     raise RuntimeError(f"PNG export needs a Chrome or Chromium browser, and none was found. {INSTALL_HINT}")
@@ -210,7 +228,7 @@ class _Renderer:
 
         try:
             self._kaleido = asyncio.run_coroutine_threadsafe(open_browser(), loop).result(timeout)
-        except BaseException as err:
+        except Exception as err:
             self._shutdown()
             reason = "timed out" if isinstance(err, concurrent.futures.TimeoutError) else f"failed: {err}"
             raise RuntimeError(f"Starting the browser for PNG export ({path}) {reason}. {INSTALL_HINT}") from err
@@ -223,12 +241,12 @@ class _Renderer:
             fut = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(fig_dict, opts=opts), self._loop)
             try:
                 return fut.result(timeout)
-            except BaseException as err:
+            except Exception as err:  # (a Streamlit rerun's BaseException passes through; the render ends alone)
                 fut.cancel()
                 self._shutdown()
                 reason = "timed out" if isinstance(err, concurrent.futures.TimeoutError) else f"failed: {err}"
-                raise RuntimeError(f"Rendering the PNG {reason}. Try again; a fresh browser will be started.") \
-                    from err
+                raise RuntimeError(f"Rendering the PNG {reason}. The browser was closed; the next call starts "
+                                   f"a fresh one.") from err
 
     def _shutdown(self) -> None:
         loop, k = self._loop, self._kaleido
@@ -254,19 +272,27 @@ class _Renderer:
 _RENDERER = _Renderer()
 
 
-def figure_png(fig: go.Figure | dict, *, scale: float = 2, frame: str | None = None, timeout: float = 60) -> bytes:
-    """The figure as PNG bytes (``scale`` x its layout width/height in pixels), rendered by Kaleido
-    in the system Chromium (see ``chromium_path``), without MathJax and without network.
+def figure_png(fig: go.Figure | dict, *, scale: float = 2, width: int | None = None, height: int | None = None,
+               frame: str | None = None, timeout: float = 60) -> bytes:
+    """The figure (a Figure or a figure dict) as PNG bytes, rendered by Kaleido in the system
+    Chromium (see ``chromium_path``), without MathJax and without network.
 
-    Animation controls are dropped (``static_figure``): the image shows what the figure shows, or
-    frame ``frame``. The first call starts a headless browser (~2 s) that later calls reuse
-    (~0.2 s); ``stop_png_renderer()`` closes it. RuntimeError if no browser is found or it fails.
+    Size: ``scale`` x (``width``, ``height``) pixels; each defaults to the figure's layout value,
+    else Kaleido's 700 x 500. Animation controls are dropped (``static_figure``): the image shows
+    what the figure shows, or frame ``frame``. The first call starts a headless browser (~2.5 s)
+    that later calls reuse (~0.3 s); ``stop_png_renderer()`` closes it. RuntimeError if no browser
+    is found or it fails.
     """
     path = chromium_path()
-    if not (isinstance(scale, (int, float)) and 0 < scale <= 10):
-        raise ValueError(f"scale must be a number in (0, 10], got {scale!r}")
+    opts: dict[str, Any] = {"format": "png"}
+    for name, v, hi in (("scale", scale, 10), ("width", width, 10_000), ("height", height, 10_000)):
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
+            raise ValueError(f"{name} must be a number in (0, {hi}], got {v!r}")
+        opts[name] = v
     static = static_figure(fig, frame=frame)
-    return _RENDERER.render(static, {"format": "png", "scale": scale}, path, timeout)
+    return _RENDERER.render(static, opts, path, timeout)
 
 
 def stop_png_renderer() -> None:
@@ -331,8 +357,8 @@ def session_to_json(ws: Workspace, *, metrics: dict | None = None) -> str:
     """The workspace as a JSON document (see the module docstring); ``metrics`` ride along.
 
     ValueError if a model has non-finite weights, ``metrics`` holds something that is not JSON
-    (numbers, strings, lists, dicts; numpy scalars and arrays are converted), or the file would
-    exceed ``MAX_BYTES``.
+    (numbers, strings, lists, dicts; numpy scalars and arrays are converted), the file would
+    exceed ``MAX_BYTES``, or anything else would keep it from loading back (it is checked).
     """
     p = ws.problem
     cfg = ws.model_cfg
@@ -378,8 +404,12 @@ def session_to_json(ws: Workspace, *, metrics: dict | None = None) -> str:
     }
     text = json.dumps(doc, allow_nan=False, separators=(",", ":"))
     if len(text) > MAX_BYTES:
-        raise ValueError(f"the session would take {len(text) / 2**20:.1f} MB, over the {MAX_BYTES // 2**20} MB "
+        raise ValueError(f"the session would take {len(text) / 2**20:.1f} MB, over the {MAX_BYTES / 2**20:g} MB "
                          f"limit of a session file; use fewer points or undo some forget steps")
+    try:  # a saved file must load back (~10 ms): catch what the reader would refuse now, not later
+        load_session(text)
+    except SessionFileError as err:
+        raise ValueError(f"cannot save the session: it would not load back ({err.path}: {err.problem})") from None
     return text
 
 
@@ -462,7 +492,8 @@ class _Reader:
                 raise SessionFileError(f"{path}[{v.index(int(bad[0]))}]", f"point {int(bad[0])} {what}")
         return arr
 
-    def tensor(self, v, path: str, dtype: str | None = None, shape: tuple | None = None) -> np.ndarray:
+    def tensor(self, v, path: str, dtype: str | None = None, shape: tuple | None = None,
+               why: str = "") -> np.ndarray:
         v = self.obj(v, path, ("dtype", "shape", "data"))
         name = self.str_(v["dtype"], f"{path}.dtype")
         if name not in _DTYPES:
@@ -475,11 +506,11 @@ class _Reader:
             ok = len(dims) == len(shape) and all(s is None or s == d for s, d in zip(shape, dims))
             if not ok:
                 want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
-                raise SessionFileError(f"{path}.shape", f"expected shape {want}, found {list(dims)}")
+                raise SessionFileError(f"{path}.shape", f"expected shape {want}{why}, found {list(dims)}")
         np_t = np.dtype(_DTYPES[name][0]).newbyteorder("<")
         size = math.prod(dims) * np_t.itemsize
         if self.decoded + size > MAX_DECODED:
-            raise SessionFileError(path, f"the arrays would take more than {MAX_DECODED // 2**20} MB in memory",
+            raise SessionFileError(path, f"the arrays would take more than {MAX_DECODED / 2**20:g} MB in memory",
                                    "Session files this large are not supported.")
         text = self.str_(v["data"], f"{path}.data", 4 * MAX_BYTES)
         try:
@@ -541,19 +572,22 @@ class _Reader:
 def _kind(v) -> str:
     if v is None:
         return "null"
+    if isinstance(v, float) and not math.isfinite(v):
+        return f"the non-finite number {v}"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
             dict: "an object"}.get(type(v), type(v).__name__)
 
 
-def _reject_constant(name: str):
-    raise SessionFileError("$", f"the file contains {name}, which is not a finite number")
+def _short(v, n: int = 60) -> str:
+    text = repr(v)
+    return text if len(text) <= n else text[:n - 3] + "..."
 
 
 def _parse(text) -> dict:
     if isinstance(text, (bytes, bytearray, memoryview)):
         if len(text) > MAX_BYTES:
             raise SessionFileError("$", f"the file has {len(text) / 2**20:.1f} MB, more than the "
-                                        f"{MAX_BYTES // 2**20} MB limit", "Choose a smaller session file.")
+                                        f"{MAX_BYTES / 2**20:g} MB limit", "Choose a smaller session file.")
         try:
             text = bytes(text).decode("utf-8")
         except UnicodeDecodeError as err:
@@ -563,28 +597,26 @@ def _parse(text) -> dict:
         raise TypeError(f"session_from_json takes str or bytes, got {type(text).__name__}")
     if len(text) > MAX_BYTES:
         raise SessionFileError("$", f"the file has {len(text) / 2**20:.1f} MB, more than the "
-                                    f"{MAX_BYTES // 2**20} MB limit", "Choose a smaller session file.")
+                                    f"{MAX_BYTES / 2**20:g} MB limit", "Choose a smaller session file.")
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text)  # NaN/Infinity parse as floats; the checks below reject them with a path
     except json.JSONDecodeError as err:
         raise SessionFileError("$", f"not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})",
                                "Choose a .json session file saved by the playground.") from None
     except RecursionError:
         raise SessionFileError("$", "the JSON is nested too deeply") from None
     except ValueError as err:  # e.g. an integer with too many digits
-        if isinstance(err, SessionFileError):
-            raise
         raise SessionFileError("$", f"not valid JSON ({err})",
                                "Choose a .json session file saved by the playground.") from None
     r = _Reader()
     doc = r.obj(doc, "$")
     fmt = doc.get("format")
     if fmt != FORMAT:
-        raise SessionFileError("$.format", f"expected {FORMAT!r}, found {fmt!r}: this is not a playground "
+        raise SessionFileError("$.format", f"expected {FORMAT!r}, found {_short(fmt)}: this is not a playground "
                                            f"session file", "Choose a .json file saved with 'Save session'.")
     ver = doc.get("version")
-    if ver != VERSION:
-        raise SessionFileError("$.version", f"format version {ver!r}, but this app reads version {VERSION}",
+    if type(ver) is not int or ver != VERSION:
+        raise SessionFileError("$.version", f"format version {_short(ver)}, but this app reads version {VERSION}",
                                "Open it with the version of the app that saved it, or update the app.")
     return doc
 
@@ -635,7 +667,9 @@ class _ModelReader:
                                    + "; ".join(what))
         tensors = {}
         for name, (shape, dtype) in self.template.items():
-            arr = r.tensor(state[name], f"{path}.state[{json.dumps(name)}]", _TORCH_NAMES[dtype], shape)
+            arr = r.tensor(state[name], f"{path}.state[{json.dumps(name)}]", _TORCH_NAMES[dtype], shape,
+                           f" (the model in $.model_config: depth {self.cfg.depth}, width {self.cfg.width}, "
+                           f"{self.k} classes)")
             tensors[name] = torch.from_numpy(arr.copy())
         recipe = None
         if v.get("fit_recipe") is not None:
@@ -673,7 +707,8 @@ class _ModelReader:
 
 
 def load_session(text: str | bytes) -> tuple[Workspace, dict]:
-    """(Workspace, metrics) from a session file's text; nothing is built until all of it checks out.
+    """(Workspace, metrics) from a session file's text (str or bytes): a new Workspace, returned only
+    when all of the file checks out.
 
     Raises ``SessionFileError`` (a ValueError) naming what is wrong, where (a JSON path such as
     ``$.steps[1].ids[3]``) and what to do.
@@ -758,7 +793,8 @@ def load_session(text: str | bytes) -> tuple[Workspace, dict]:
             if grid is None:
                 raise SessionFileError(f"{p}.frames", "frames need a grid, but $.grid is null")
             res = grid.resolution
-            arr = r.tensor(sd["frames"], f"{p}.frames", "uint8", (len(fsteps), 2, res, res))
+            arr = r.tensor(sd["frames"], f"{p}.frames", "uint8", (len(fsteps), 2, res, res),
+                           f" (one (shade, class) pair per entry of {p}.frame_steps, on the {res} x {res} grid)")
             if arr[:, 1].max(initial=0) >= k:
                 raise SessionFileError(f"{p}.frames", f"class grid holds class {int(arr[:, 1].max())}, but "
                                                       f"n_classes = {k}")

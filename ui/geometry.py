@@ -163,9 +163,10 @@ def grad_norm(model: nn.Module, P, *, space: str = "logits") -> np.ndarray:
     with torch.enable_grad():
         f = _outputs(model, x, space)
         sq = torch.zeros(len(x))
-        for c in range(f.shape[1]):
-            g, = torch.autograd.grad(f[:, c].sum(), x, retain_graph=c < f.shape[1] - 1)
-            sq += ((g * scale) ** 2).sum(1)
+        for c in range(f.shape[1] if f.requires_grad else 0):
+            g, = torch.autograd.grad(f[:, c].sum(), x, retain_graph=c < f.shape[1] - 1, allow_unused=True)
+            if g is not None:  # None: the output does not depend on the input (a constant model)
+                sq += ((g * scale) ** 2).sum(1)
     model.train(was)
     return sq.sqrt().detach().numpy().astype(np.float32)
 
@@ -250,6 +251,11 @@ def run_jit(model: nn.Module, X_forget, y_forget, **overrides) -> nn.Module:
                    **jit_hyperparameters(**overrides)).model
 
 
+def predicted_class(model: nn.Module, X) -> np.ndarray:
+    """argmax of the model's logits for each row of X, int64 [n]."""
+    return predict_logits(model, torch.as_tensor(np.asarray(X), dtype=torch.float32)).argmax(1).numpy()
+
+
 @torch.no_grad()
 def own_class_probability(model: nn.Module, X, y) -> np.ndarray:
     """P(y_i | x_i) under the model, float32 [n]."""
@@ -268,11 +274,14 @@ def change_rows(before: nn.Module, after: nn.Module, X, y, groups: dict[str, np.
             continue
         Xg, yg = np.asarray(X)[idx], np.asarray(y)[idx]
         row = {"points": name, "n": int(len(idx))}
-        for tag, model in (("before", before), ("after", after)):
-            row[f"logit estimate {tag}"] = float(mc_lipschitz(model, Xg, sigma, n_samples, seed=seed).mean())
-            row[f"probability estimate {tag}"] = float(
-                mc_lipschitz(model, Xg, sigma, n_samples, space="probs", seed=seed).mean())
-            row[f"P(own class) {tag}"] = float(own_class_probability(model, Xg, yg).mean())
+        for what in ("P(own class)", "probability estimate", "logit estimate"):
+            for tag, model in (("before", before), ("after", after)):
+                if what == "P(own class)":
+                    v = own_class_probability(model, Xg, yg)
+                else:
+                    v = mc_lipschitz(model, Xg, sigma, n_samples, space="logits" if what[0] == "l" else "probs",
+                                     seed=seed)
+                row[f"{what} {tag}"] = float(v.mean())
         rows.append(row)
     return rows
 
@@ -324,23 +333,31 @@ def sigmoid_example(points, *, w: float = 3.0, sigma: float = 0.5, n_samples: in
 
 # --- figures -----------------------------------------------------------------------------------
 
-def _square_layout(bounds, height: int, title: str, **kw) -> dict:
-    return dict(title=dict(text=title, x=0.02, font=dict(size=14)), height=height, width=height,
-                margin=dict(l=35, r=10, t=40 if title else 10, b=30), showlegend=False, plot_bgcolor="white",
-                hovermode="closest",
+def _square_layout(bounds, height: int, title: str, colorbar: bool = False, **kw) -> dict:
+    """Fixed ranges, equal axis scales, and a width that makes the plot area itself square
+    (so the ranges are shown exactly), leaving room for a colour bar if there is one."""
+    l, r, t, b = 40, 10, 40 if title else 12, 30
+    width = height - t - b + l + r + (75 if colorbar else 0)
+    return dict(title=dict(text=title, x=0.02, font=dict(size=14)), height=height, width=width,
+                margin=dict(l=l, r=r, t=t, b=b), showlegend=False, plot_bgcolor="white", hovermode="closest",
                 xaxis=dict(range=list(bounds[:2]), fixedrange=True, showgrid=False, zeroline=False, constrain="domain"),
                 yaxis=dict(range=list(bounds[2:]), fixedrange=True, showgrid=False, zeroline=False,
                            scaleanchor="x", scaleratio=1), **kw)
 
 
-def _boundary(xs, ys, cls: np.ndarray, k: int, line: dict) -> dict:
-    return dict(type="contour", x=xs, y=ys, z=cls, autocontour=False,
-                contours=dict(start=0.5, end=max(0.5, k - 1.5), size=1, coloring="none"),
-                line=line, showscale=False, hoverinfo="skip", name="boundary")
+def _boundary(bounds, cls: np.ndarray, k: int, line: dict) -> list[dict]:
+    """The decision boundary of the uint8 class grid ``cls``: with two classes one 0.5 contour; with more,
+    the 0.5 contour of each class's indicator (each boundary is drawn twice, on top of itself, instead of
+    the parallel double lines that contours of class ids give between non-consecutive classes)."""
+    xs, ys = np.linspace(*bounds[:2], cls.shape[1]), np.linspace(*bounds[2:], cls.shape[0])
+    zs = [cls] if k <= 2 else [(cls == c).astype(np.uint8) for c in range(k) if (cls == c).any()]
+    return [dict(type="contour", x=xs, y=ys, z=z, autocontour=False,
+                 contours=dict(start=0.5, end=0.5, size=1, coloring="none"),
+                 line=line, showscale=False, hoverinfo="skip", name="boundary") for z in zs]
 
 
 def information_figure(X, y, ids, alpha, *, tau: float, bounds, n_classes: int, boundary: np.ndarray | None = None,
-                       chosen: int | None = None, radius: float | None = None, scale=None, height: int = 470,
+                       chosen: int | None = None, radius: float | None = None, scale=None, height: int = 500,
                        title: str = "") -> go.Figure:
     """Training points coloured by alpha (0 = no neighbour shares the class, 1 = all do), one marker
     symbol per class, a black ring on the high-information ones (alpha < tau), grey where alpha is
@@ -353,9 +370,7 @@ def information_figure(X, y, ids, alpha, *, tau: float, bounds, n_classes: int, 
     high = high_info_mask(alpha, tau)
     traces: list[dict] = []
     if boundary is not None:
-        r = boundary.shape[0]
-        traces.append(_boundary(np.linspace(*bounds[:2], r), np.linspace(*bounds[2:], r), boundary, k,
-                                dict(color="rgba(0,0,0,0.55)", width=1.5)))
+        traces += _boundary(bounds, boundary, k, dict(color="rgba(0,0,0,0.55)", width=1.5))
     for c in range(k):
         m = y == c
         if not m.any():
@@ -382,12 +397,12 @@ def information_figure(X, y, ids, alpha, *, tau: float, bounds, n_classes: int, 
         traces.append(dict(type="scatter", x=[X[i, 0]], y=[X[i, 1]], mode="markers", name="chosen",
                            hoverinfo="skip", marker=dict(symbol="circle-open", size=20, color="black",
                                                          line=dict(width=3))))
-    layout = _square_layout(bounds, height, title, clickmode="event+select", dragmode=False)
+    layout = _square_layout(bounds, height, title, colorbar=True, clickmode="event+select", dragmode=False)
     return go.Figure(data=traces, layout=layout)
 
 
 def lipschitz_figure(Z: np.ndarray, bounds, *, zmax: float, zmin: float = 0.0, X=None, y=None, forget=None,
-                     boundary=None, n_classes: int = 2, title: str = "", height: int = 430, colorbar: bool = True,
+                     boundary=None, n_classes: int = 2, title: str = "", height: int = 480, colorbar: bool = True,
                      colorbar_title: str = "estimate", colorscale=None) -> go.Figure:
     """The estimate Z [r, r] as a heat map on [zmin, zmax] (give both panels the same range), the
     decision boundary (dotted), the training points (small, by class) and the forget points (crosses).
@@ -401,7 +416,7 @@ def lipschitz_figure(Z: np.ndarray, bounds, *, zmax: float, zmin: float = 0.0, X
                                colorbar=dict(title=dict(text=colorbar_title, side="right"), thickness=12, len=0.85),
                                name="estimate")]
     if boundary is not None:
-        traces.append(_boundary(xs, ys, boundary, k, dict(color="black", width=1.5, dash="dot")))
+        traces += _boundary(bounds, boundary, k, dict(color="black", width=1.5, dash="dot"))
     if X is not None and y is not None:
         X, y = np.asarray(X), np.asarray(y)
         for c in range(k):
@@ -414,11 +429,11 @@ def lipschitz_figure(Z: np.ndarray, bounds, *, zmax: float, zmin: float = 0.0, X
         traces.append(dict(type="scatter", x=F[:, 0], y=F[:, 1], mode="markers", name="forgotten",
                            hoverinfo="skip", marker=dict(symbol="x", size=11, color="black",
                                                          line=dict(color="white", width=1))))
-    return go.Figure(data=traces, layout=_square_layout(bounds, height, title, dragmode=False))
+    return go.Figure(data=traces, layout=_square_layout(bounds, height, title, colorbar=colorbar, dragmode=False))
 
 
 def cloud_figure(cloud: Cloud, model: nn.Module, *, sigma: float, n_classes: int, label: int | None = None,
-                 height: int = 470, title: str = "", resolution: int = 50) -> go.Figure:
+                 height: int = 500, title: str = "", resolution: int = 50) -> go.Figure:
     """A square window around the cloud's x: the model's classes (shade = confidence) and boundary,
     the N perturbed points coloured by their predicted class, x itself (a star in its label's
     colour) and the sigma ellipse (standardised units)."""
@@ -432,7 +447,7 @@ def cloud_figure(cloud: Cloud, model: nn.Module, *, sigma: float, n_classes: int
     traces: list[dict] = [
         dict(type="heatmap", x=xs, y=ys, z=shade, zmin=0, zmax=255, colorscale=shade_colorscale(k), showscale=False,
              opacity=0.5, hoverinfo="skip", name="prediction"),
-        _boundary(xs, ys, cls, k, dict(color="black", width=2)),
+        *_boundary(bounds, cls, k, dict(color="black", width=2)),
     ]
     ex, ey = ellipse(cloud.x, sigma, scale)
     traces.append(dict(type="scatter", x=ex, y=ey, mode="lines", name="σ", hoverinfo="skip",
