@@ -4,8 +4,8 @@ import streamlit as st
 st.set_page_config(page_title="JiT unlearning playground", layout="wide")
 
 pages = [
-    st.Page("pages/playground.py", title="Playground", url_path="playground", default=True),
-    st.Page("pages/compare.py", title="Compare methods", url_path="compare"),
-    st.Page("pages/geometry.py", title="Geometry of forgetting", url_path="geometry"),
+    st.Page("app_pages/playground.py", title="Playground", url_path="playground", default=True),
+    st.Page("app_pages/compare.py", title="Compare methods", url_path="compare"),
+    st.Page("app_pages/geometry.py", title="Geometry of forgetting", url_path="geometry"),
 ]
 st.navigation(pages).run()

@@ -17,7 +17,7 @@ from ui.workspace import new_workspace
 from unlearn_core import METHODS, unlearn
 from unlearn_core.bench import choose_forget
 
-PAGE = Path(__file__).resolve().parent.parent / "pages" / "compare.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "compare.py"
 
 
 def small_workspace(dataset="moons", seed=0):

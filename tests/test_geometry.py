@@ -14,7 +14,7 @@ from ui import geometry as geo
 from unlearn_core import scenarios
 from unlearn_core.jit import jit_loss
 
-PAGE = Path(__file__).resolve().parent.parent / "pages" / "geometry.py"
+PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "geometry.py"
 
 
 class Constant(nn.Module):

@@ -50,13 +50,15 @@ PRESETS: dict[str, Preset] = {
     "high_info": Preset(
         "Forget high-information points",
         "Points whose neighbourhood mostly has the other label (α(x) < τ): the model had to memorise them. "
-        "Retraining without them hands their area to the other class; JiT smooths the model around them and "
-        "moves the boundary the same way, using only the model and the points.",
+        "Retraining without them hands their area to the other class. JiT, with only the model and the points, "
+        "moves the boundary the same way, though not as far: compare the forget accuracy with retrain's.",
         dict(dataset="xor", noise=0.25, seed=0, method="jit"), _high_information),
     "whole_class": Preset(
         "Forget a whole class",
-        "Every training point of class 0. The retrained model never saw the class and cannot predict it; JiT "
-        "flattens the model around each point so the class loses its area.",
+        "Every training point of class 0. The retrained model never saw the class and cannot predict it. JiT's "
+        "default step is set for a few points: on a whole, well-separated class it barely dents it here (the "
+        "forget accuracy stays high). JiT forgets what the model had to memorise, not what its neighbours "
+        "explain. Try a larger step size or more epochs and watch when the rest of the model starts to break.",
         dict(dataset="blobs", classes=3, noise=1.0, seed=0, method="jit"), _whole_class),
     "big_lr": Preset(
         "Too large a step collapses the model",

@@ -420,8 +420,8 @@ if ws.trained and not draw_mode:
         if "metrics" not in hide:
             rows = report.metrics_rows(ws, retrained)
             ss.last_metrics = rows
-            st.dataframe(pd.DataFrame(rows).set_index("model").style.format("{:.3g}", na_rep=""),
-                         width="stretch")
+            table = pd.DataFrame(rows).set_index("model")
+            st.dataframe(table.map(lambda v: "" if v != v else f"{v:.3g}"), width="stretch")
             st.caption("Forget set: every point forgotten so far; retain set: the rest of the training points. "
                        "'→ retrain' marks metrics whose target is the retrained model's value. MIA: the share of forget "
                        "points an entropy-threshold attack calls members (the paper's variant).")

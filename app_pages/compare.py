@@ -4,7 +4,7 @@ import time
 from pathlib import Path
 
 ROOT = str(Path(__file__).resolve().parent.parent)
-if ROOT not in sys.path:  # `streamlit run pages/compare.py` on its own puts only pages/ on the path
+if ROOT not in sys.path:  # `streamlit run app_pages/compare.py` on its own puts only app_pages/ on the path
     sys.path.insert(0, ROOT)
 
 import streamlit as st
