@@ -387,8 +387,8 @@ with left:
     if ws.trained and not draw_mode:
         st.caption("Filled dots: training points; hollow: test points; ✕: forgotten; ring: selected. Background: "
                    "predicted class, paler where the model is less sure. Solid line: the model's boundary; dashed: "
-                   "the retrained model's; grey cells: where they disagree. Click a point to (de)select it; "
-                   "drag to box-select; double-click to clear the chart's own selection.")
+                   "the retrained model's; grey cells: where they disagree. Click a point to (de)select it; for "
+                   "many at once pick the box or lasso tool in the chart's toolbar (top right), then drag.")
 
 if ws.trained and ws.steps:
     last = ws.steps[-1]

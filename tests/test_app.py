@@ -41,7 +41,7 @@ def test_renders_trained_with_nothing_selected():
     assert forget.disabled and "Nothing is selected" in forget.help
     spec = canvas_spec(at)
     assert [t["name"] for t in spec["data"][:4]] == ["confidence", "disagrees with retrain", "boundary", "retrained"]
-    assert spec["layout"]["dragmode"] == "select" and "frames" not in spec
+    assert spec["layout"]["dragmode"] == "pan" and spec["layout"]["clickmode"] == "event+select" and "frames" not in spec
     assert len(at.metric) == 3  # train / test accuracy, forget requests
 
 

@@ -115,7 +115,9 @@ def canvas_figure(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: in
     layout = dict(
         title=dict(text=title, x=0.02, font=dict(size=15)), height=height,
         margin=dict(l=30, r=10, t=40 if title else 10, b=30), showlegend=False, clickmode="event+select",
-        dragmode="select" if not draw_grid else False, hovermode="closest", plot_bgcolor="white",
+        # "pan" (a no-op on fixed axes), not "select": Streamlit forces clickmode "event" in select mode,
+        # and then a click on a point selects nothing. Box and lasso stay one toolbar click away.
+        dragmode="pan" if not draw_grid else False, hovermode="closest", plot_bgcolor="white",
         xaxis=dict(range=list(spec.bounds[:2]), fixedrange=True, showgrid=False, zeroline=False, constrain="domain"),
         yaxis=dict(range=list(spec.bounds[2:]), fixedrange=True, showgrid=False, zeroline=False,
                    scaleanchor="x", scaleratio=1),
