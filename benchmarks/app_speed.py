@@ -33,7 +33,7 @@ from benchmarks._env import cpu_model, load_average  # noqa: E402
 from ui import canvas  # noqa: E402
 from ui.workspace import new_workspace  # noqa: E402
 
-HP = dict(batch_size=1, lr=0.025, normalize_step="probe")
+HP = dict(batch_size=int(os.environ.get("B", 1)), lr=0.025, normalize_step="probe")
 N_FORGET = 30
 
 
@@ -59,7 +59,7 @@ def work(repeats: int) -> dict:
         size = len(spec)
         for k, v in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t3 - t0)):
             parts[k].append(v)
-    assert len(step.frames) == N_FORGET + 1
+    assert len(step.frames) == N_FORGET // HP["batch_size"] + 1
     return {"medians": {k: statistics.median(v) for k, v in parts.items()}, "payload_mb": size / 1e6,
             "frames": len(step.frames)}
 

@@ -133,8 +133,9 @@ def add_animation(fig: dict, spec: GridSpec, frames: list[Layers], frame_steps: 
                   opacity: float) -> None:
     """Frames replacing traces 0-2 (background, disagreement, boundary), play/pause, a step slider."""
     names = [str(s) for s in frame_steps]
-    fig["frames"] = [dict(name=n, data=_background(spec, fr, k, opacity), traces=[0, 1, 2])
-                     for n, fr in zip(names, frames)]
+    # Frames carry only what changes (z); x, y, colour scales and styles stay those of traces 0-2.
+    fig["frames"] = [dict(name=n, data=[dict(type=t["type"], z=t["z"]) for t in _background(spec, fr, k, opacity)],
+                          traces=[0, 1, 2]) for n, fr in zip(names, frames)]
     play = dict(label="▶ Play", method="animate",
                 args=[None, dict(frame=dict(duration=FRAME_MS, redraw=True), transition=dict(duration=0),
                                  fromcurrent=True, mode="immediate")])
