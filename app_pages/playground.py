@@ -418,8 +418,10 @@ if ws.trained and not draw_mode:
         c_ret.plotly_chart(canvas.figure_for(ws, retrained, title="Retrained from scratch without the forgotten points",
                                              height=380, show_selection=False, show_test=show_test), theme=None)
         if "metrics" not in hide:
-            rows = report.metrics_rows(ws, retrained)
-            ss.last_metrics = rows
+            mkey = (id(ws), id(ws.model), id(retrained))  # selecting points must not re-evaluate
+            if ss.get("metrics_key") != mkey:
+                ss.last_metrics, ss.metrics_key = report.metrics_rows(ws, retrained), mkey
+            rows = ss.last_metrics
             table = pd.DataFrame(rows).set_index("model")
             st.dataframe(table.map(lambda v: "" if v != v else f"{v:.3g}"), width="stretch")
             st.caption("Forget set: every point forgotten so far; retain set: the rest of the training points. "

@@ -7,7 +7,8 @@ Setting: 600 moons points, the default 2x64 MLP, JiT on 30 training points with 
    a grid per step (``Workspace.forget``), building the canvas figure, and Streamlit's own marshalling of
    it (``plotly.tools.return_figure_from_figure_or_data`` with validation, then ``plotly.io.to_json``),
    with the payload size.
-2. ``browser`` (when /usr/bin/chromium exists): a real ``streamlit run`` server and headless Chromium;
+2. ``selection``: the whole page's rerun when the selection changes (nothing heavy may be recomputed).
+3. ``browser`` (when /usr/bin/chromium exists): a real ``streamlit run`` server and headless Chromium;
    from the click on the Forget button to the Play button of the animated canvas in the page.
 
     python benchmarks/app_speed.py [--repeats 7] [--no-browser]
@@ -62,6 +63,27 @@ def work(repeats: int) -> dict:
     assert len(step.frames) == N_FORGET // HP["batch_size"] + 1
     return {"medians": {k: statistics.median(v) for k, v in parts.items()}, "payload_mb": size / 1e6,
             "frames": len(step.frames)}
+
+
+def selection_rerun(repeats: int) -> float:
+    """Median seconds of the whole page's rerun when a selection changes (after one forget request, so
+    the animated canvas, both panels and the metrics table are on the page), through AppTest."""
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(os.path.join(os.path.dirname(__file__), "..", "app.py"), default_timeout=120)
+    at.query_params["dataset"] = "moons"
+    at.run()
+
+    def press(prefix):
+        next(b for b in at.button if b.label.startswith(prefix)).click().run()
+
+    press("Select k random")
+    press("Forget with")
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        press("Select k random")
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def browser(repeats: int, port: int = 8597) -> list[float]:
@@ -135,6 +157,7 @@ def main() -> None:
           f"median of {args.repeats}:")
     for k, v in w["medians"].items():
         print(f"  {k:28s} {1000 * v:7.1f} ms")
+    print(f"\nWhole-page rerun when the selection changes (AppTest): median {1000 * selection_rerun(args.repeats):.0f} ms")
     if not args.no_browser and os.path.exists("/usr/bin/chromium"):
         t, arrived = browser(args.repeats)
         print(f"\nBrowser, click on 'Forget' -> animation on screen (streamlit run + headless Chromium), "
