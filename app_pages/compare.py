@@ -13,6 +13,7 @@ import torch
 import toy_data
 from unlearn_core import METHODS
 from ui.canvas import figure_for
+from ui.config import HYPER
 from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
                         gap_figure, is_current, panel_caption, result_key, run_comparison, scenario_ids,
                         static_figure, validate_forget)
@@ -116,18 +117,12 @@ jit_default = METHODS["jit"].defaults()
 jit_hp = {}
 with st.expander("JiT hyperparameters"):
     c = st.columns(len(JIT_KNOBS))
-    jit_hp["sigma"] = c[0].number_input("sigma (noise, standardised units)", 0.01, 5.0, float(jit_default["sigma"]),
-                                        step=0.05, key="compare_jit_sigma",
-                                        help="Standard deviation of the input perturbations.")
-    jit_hp["n_samples"] = int(c[1].number_input("n_samples (perturbations)", 1, 500, int(jit_default["n_samples"]),
-                                                key="compare_jit_n"))
-    jit_hp["lr"] = c[2].number_input("lr (first step length)", 1e-5, 10.0, float(jit_default["lr"]), format="%.4g",
-                                     step=0.01, key="compare_jit_lr",
-                                     help=f"With normalize_step={jit_default['normalize_step']!r} this is the length "
-                                          f"of the first step in parameter space; otherwise plain SGD's rate.")
-    jit_hp["epochs"] = int(c[3].number_input("epochs", 1, 50, int(jit_default["epochs"]), key="compare_jit_epochs"))
-    jit_hp["batch_size"] = int(c[4].number_input("batch_size", 1, 512, int(jit_default["batch_size"]),
-                                                 key="compare_jit_batch"))
+    for col, name in zip(c, JIT_KNOBS):  # the Playground's limits and one-line help (ui.config.HYPER)
+        spec = HYPER["jit"][name]
+        kind = int if spec.integer else float
+        jit_hp[name] = kind(col.number_input(spec.label, kind(spec.lo), kind(spec.hi), kind(jit_default[name]),
+                                             step=kind(spec.step), key=f"compare_jit_{name}", help=spec.help,
+                                             format=None if spec.integer else "%.4g"))
 overrides = {"jit": {k: v for k, v in jit_hp.items() if v != jit_default[k]}}
 
 if forget_error:

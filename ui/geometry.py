@@ -33,7 +33,7 @@ from unlearn_core.models import input_scale
 from unlearn_core.training import predict_logits
 
 from .canvas import color, shade_colorscale
-from .grids import shade_of
+from .grids import GridSpec, probabilities, shade_of
 
 SPACES = ("probs", "logits")
 SPACE_LABELS = {"probs": "class probabilities (softmax)", "logits": "logits (what JiT's loss measures)"}
@@ -189,8 +189,8 @@ def lipschitz_grid(model: nn.Module, bounds, resolution: int = 60, *, estimator:
 
 def class_grid(model: nn.Module, bounds, resolution: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """(shade, class) uint8 grids of the model's prediction (see ``ui.grids.shade_of``)."""
-    p = torch.softmax(predict_logits(model, grid(bounds, int(resolution))), 1)
-    return shade_of(p.reshape(int(resolution), int(resolution), -1), p.shape[1])
+    p = probabilities(model, GridSpec(tuple(float(b) for b in bounds), int(resolution)))
+    return shade_of(p, p.shape[-1])
 
 
 # --- the perturbation cloud and JiT --------------------------------------------------------------
