@@ -305,27 +305,25 @@ with right:
         st.markdown(f"### {len(ws.selection)} point{'s' if len(ws.selection) != 1 else ''} selected")
         with st.expander("Quick selectors", expanded=False):
             classes = sorted(np.unique(ws.y[ws.train_ids]).tolist())
+            # Callbacks run before the next script run, so the count above is already up to date.
             qc1, qc2 = st.columns([2, 1])
-            cls = qc1.selectbox("Class", classes, format_func=lambda c: f"class {c}", key="q_class")
-            if qc2.button("Select class", width="stretch"):
-                ws.select(ws.train_ids[ws.y[ws.train_ids] == cls])
+            qc1.selectbox("Class", classes, format_func=lambda c: f"class {c}", key="q_class")
+            qc2.button("Select class", width="stretch", on_click=lambda: ss.workspace.select_class(ss.q_class))
             qc1, qc2 = st.columns([2, 1])
-            k = qc1.number_input("k random training points", 1, max(1, len(ws.train_ids)), min(10, len(ws.train_ids)),
-                                 key="q_k")
-            if qc2.button("Select k random", width="stretch"):
-                pool = ws.selectable(ws.train_ids)
-                rng = np.random.default_rng(len(ws.steps) * 7919 + int(ss.get("q_rng", 0)))
-                ss.q_rng = int(ss.get("q_rng", 0)) + 1
-                ws.select(rng.choice(pool, size=min(int(k), len(pool)), replace=False) if len(pool) else [])
+            qc1.number_input("k random training points", 1, max(1, len(ws.train_ids)), min(10, len(ws.train_ids)),
+                             key="q_k")
+
+            def pick_random():
+                ss.q_rng = int(ss.get("q_rng", 0)) + 1  # a new draw each press
+                ss.workspace.select_random(int(ss.q_k), seed=ss.q_rng)
+
+            qc2.button("Select k random", width="stretch", on_click=pick_random)
             b = ws.bounds
-            xr = st.slider("Region x", float(b[0]), float(b[1]), (float(b[0]), float((b[0] + b[1]) / 2)), key="q_x")
-            yr = st.slider("Region y", float(b[2]), float(b[3]), (float(b[2]), float(b[3])), key="q_y")
-            if st.button("Select region", width="stretch"):
-                P = ws.X[ws.train_ids]
-                inside = (P[:, 0] >= xr[0]) & (P[:, 0] <= xr[1]) & (P[:, 1] >= yr[0]) & (P[:, 1] <= yr[1])
-                ws.select(ws.train_ids[inside])
-        if st.button("Clear selection", disabled=not ws.selection):
-            ws.clear_selection()
+            st.slider("Region x", float(b[0]), float(b[1]), (float(b[0]), float((b[0] + b[1]) / 2)), key="q_x")
+            st.slider("Region y", float(b[2]), float(b[3]), (float(b[2]), float(b[3])), key="q_y")
+            st.button("Select region", width="stretch",
+                      on_click=lambda: ss.workspace.select_region((*ss.q_x, *ss.q_y)))
+        st.button("Clear selection", disabled=not ws.selection, on_click=lambda: ss.workspace.clear_selection())
         error, warnings = ws.check_forget(ws.selection)
         for w in warnings:
             st.warning(w)

@@ -303,3 +303,22 @@ def test_presets_select_sensible_points(name):
         alpha = information(*ws.pairs(ws.train_ids))
         chosen = alpha[np.isin(ws.train_ids, ids)]
         assert chosen.min() >= np.nanmedian(alpha) and not np.isnan(chosen).any()
+
+
+def test_quick_selectors(trained):
+    ws = fresh(trained)
+    n0 = int((ws.y[ws.train_ids] == 0).sum())
+    assert ws.select_class(0) == n0 and set(ws.y[list(ws.selection)].tolist()) == {0}
+    ws.clear_selection()
+    assert ws.select_random(7, seed=1) == 7 and ws.select_random(7, seed=1) == 7  # new points each time
+    assert len(ws.selection) == 14
+    ws.clear_selection()
+    x0, x1, y0, y1 = -0.5, 0.5, -0.25, 0.75
+    got = ws.select_region((x1, x0, y0, y1))  # reversed edges are fine
+    P = ws.X[ws.train_ids]
+    expect = ((P[:, 0] >= x0) & (P[:, 0] <= x1) & (P[:, 1] >= y0) & (P[:, 1] <= y1)).sum()
+    assert got == expect > 0
+    ws.forget("jit")
+    assert ws.select_region((x0, x1, y0, y1)) == 0  # forgotten points are not selectable again
+    big = ws.select_random(10_000)
+    assert big == len(ws.retain_ids()) and ws.select_random(3) == 0

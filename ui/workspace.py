@@ -179,6 +179,27 @@ class Workspace:
     def clear_selection(self) -> None:
         self.selection.clear()
 
+    # Quick selectors: each adds to the selection and returns how many points were new.
+    def select_class(self, cls: int) -> int:
+        """Every remaining training point of class ``cls``."""
+        return self.select(self.train_ids[self.y[self.train_ids] == int(cls)])
+
+    def select_random(self, k: int, seed: int = 0) -> int:
+        """``k`` random selectable training points (fewer if fewer remain), drawn with ``seed``."""
+        pool = self.selectable(self.train_ids)
+        pool = np.setdiff1d(pool, np.asarray(sorted(self.selection), np.int64))
+        if len(pool) == 0:
+            return 0
+        rng = np.random.default_rng(int(seed))
+        return self.select(rng.choice(pool, size=min(int(k), len(pool)), replace=False))
+
+    def select_region(self, box) -> int:
+        """Training points inside ``box`` = (x0, x1, y0, y1), edges included."""
+        x0, x1, y0, y1 = (float(v) for v in box)
+        P = self.X[self.train_ids]
+        inside = (P[:, 0] >= min(x0, x1)) & (P[:, 0] <= max(x0, x1)) & (P[:, 1] >= min(y0, y1)) & (P[:, 1] <= max(y0, y1))
+        return self.select(self.train_ids[inside])
+
     def check_forget(self, ids) -> tuple[str | None, list[str]]:
         """(error, warnings) for forgetting ``ids`` now; error None means it can run."""
         ids = self.selectable(ids)

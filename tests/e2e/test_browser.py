@@ -6,6 +6,7 @@ Chromium (see conftest.py).
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -248,4 +249,49 @@ def test_sidebar_navigation(app_page: Page, app_url: str, title: str, path: str)
     heading = page.get_by_role("heading", level=1).first
     expect(heading).to_be_visible()
     expect(heading).not_to_have_text(PLAYGROUND_TITLE)
+    assert_no_exception(page)
+
+
+def test_bad_csv_keeps_data_and_session_file_restores_state(app_page: Page, app_url: str, tmp_path):
+    """A bad CSV shows the core's message and keeps the data; a downloaded session loads back."""
+    page = app_page
+    open_playground(page, app_url, "?dataset=moons&n=300&seed=0")
+    page.get_by_text("Quick selectors").click()
+    button = page.get_by_role("button", name="Select k random")
+    expect(button).to_be_visible()
+    button.click()
+    settle(page)
+    expect(selected_heading(page)).to_have_text("10 points selected")
+    page.get_by_role("button", name="Forget with jit").click()
+    settle(page)
+    history = page.get_by_text("jit forgot 10 point(s)")
+    expect(history).to_be_visible()
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Session (JSON)").click()
+    session = tmp_path / "session.json"
+    dl.value.save_as(session)
+    settle(page)
+    assert json.loads(session.read_text())["format"] == "jit-playground-session"
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y,label\n0.5,1.0,a\nfoo,2.0,b\n")
+    page.locator("[data-testid='stSidebar']").get_by_text("Upload CSV").click()
+    settle(page)
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(bad))
+    settle(page)
+    error = page.locator("[data-testid='stAlert']").filter(has_text="bad.csv")
+    expect(error).to_contain_text("Row 3, column 'x'")
+    expect(error).to_contain_text("The previous data is kept")
+    expect(history).to_be_visible()  # the workspace is untouched
+    assert_no_exception(page)
+
+    page.get_by_role("button", name="Reset", exact=True).click()
+    settle(page)
+    expect(history).to_have_count(0)
+    page.locator("[data-testid='stSidebar']").get_by_text("Session file").click()
+    settle(page)
+    page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(session))
+    settle(page)
+    expect(page.get_by_text("jit forgot 10 point(s)")).to_be_visible()  # the forget history is back
+    assert page.evaluate("window.e2e.gd()._fullData.some(t => t.name === 'forgotten' && t.x.length === 10)")
     assert_no_exception(page)
