@@ -7,7 +7,7 @@ import plotly.io as pio
 import pytest
 
 from ui import canvas, config, report
-from ui.grids import GridSpec, encode, shade_of
+from ui.grids import GridSpec, class_bands, encode, shade_of
 from ui.presets import PRESETS
 from ui.workspace import Diverged, ModelConfig, check_health, edit_points, new_workspace, workspace_from_points
 
@@ -217,6 +217,20 @@ def test_shade_encodes_class_and_confidence():
     assert shade[0, 0] == 0 and shade[0, 1] == 127 and shade[1, 0] == 255 and 128 < shade[1, 1] < 255
     scale = canvas.shade_colorscale(3)
     assert scale[0][0] == 0 and scale[-1][0] == 1.0 and all(a[0] <= b[0] for a, b in zip(scale, scale[1:]))
+    # Every shade stays in its class's colour band, sure or unsure, for any number of classes.
+    for k in (2, 3, 4):
+        for c in range(k):
+            for conf in (1.0 / k + 1e-3, 0.6, 0.999, 1.0):  # (at exactly 1/k, argmax ties)
+                p = torch.full((1, 1, k), (1 - conf) / max(k - 1, 1))
+                p[0, 0, c] = conf
+                z, _ = shade_of(p, k)
+                lo, hi = class_bands(k)[c]
+                assert lo <= z[0, 0] <= hi, (k, c, conf, z)
+        bands = class_bands(k)
+        assert bands[0][0] == 0 and bands[-1][1] == 255
+        assert all(a[1] + 1 == b[0] for a, b in zip(bands, bands[1:]))  # disjoint and adjacent
+        stops = [s[0] for s in canvas.shade_colorscale(k)]
+        assert stops == sorted(stops) and stops[0] == 0 and stops[-1] == 1.0
 
 
 def test_gridspec_is_square_around_points():

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from .grids import GridSpec
+from .grids import GridSpec, class_bands
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 DRAW_GRID = 41  # nodes per side of the invisible click grid (UX.md: ~41x41)
@@ -28,8 +28,8 @@ def color(c: int) -> str:
 def shade_colorscale(k: int) -> list:
     """Colour scale for ``grids.shade_of``: white (unsure) to the class colour (sure), per class."""
     scale = []
-    for c in range(k):
-        scale += [[c / k, "#ffffff"], [1.0 if c == k - 1 else (c + 0.999) / k, color(c)]]
+    for c, (lo, hi) in enumerate(class_bands(k)):
+        scale += [[lo / 255, "#ffffff"], [hi / 255, color(c)]]
     return scale
 
 

@@ -1,6 +1,7 @@
 """A model's class probabilities on a square grid, quantised to uint8 for small figure payloads."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,16 +52,25 @@ def probabilities(model: nn.Module, spec: GridSpec) -> torch.Tensor:
     return p.reshape(r, r, -1)
 
 
+def class_bands(k: int) -> list[tuple[int, int]]:
+    """The uint8 band (lo, hi) of each class: disjoint, in order, covering 0..255."""
+    edges = [math.ceil(c * 255 / k) for c in range(k)] + [256]
+    return [(edges[c], edges[c + 1] - 1) for c in range(k)]
+
+
 def shade_of(p: torch.Tensor, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """(shade, class) uint8 grids from probabilities [r, r, k].
 
     class = argmax. shade encodes the class and the confidence in one byte for one colour scale:
-    ``(class + s) / k * 255`` with s in [0, 0.999] the confidence above chance (see ``shade_colorscale``).
+    ``lo + s * (hi - lo)`` inside the class's band (``class_bands``), s in [0, 1] the confidence above
+    chance (see ``canvas.shade_colorscale``: white at lo, the class colour at hi).
     """
     k = max(int(n_classes), p.shape[-1], 2)
     conf, cls = p.max(-1)
-    s = ((conf - 1.0 / k) / (1 - 1.0 / k)).clamp(0, 1) * 0.999
-    shade = ((cls.float() + s) / k * 255).round().clamp(0, 255)
+    s = ((conf - 1.0 / k) / (1 - 1.0 / k)).clamp(0, 1)
+    bands = torch.tensor(class_bands(k), dtype=torch.float32)
+    lo, hi = bands[cls, 0], bands[cls, 1]
+    shade = (lo + s * (hi - lo)).round()
     return shade.to(torch.uint8).numpy(), cls.to(torch.uint8).numpy()
 
 
