@@ -12,12 +12,13 @@ import torch
 
 import toy_data
 from unlearn_core import METHODS
+from app_pages.common import own_workspace
 from ui.canvas import figure_for
 from ui.config import HYPER
 from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
                         gap_figure, is_current, panel_caption, result_key, run_comparison, scenario_ids,
                         static_figure, validate_forget)
-from ui.workspace import Diverged, new_workspace
+from ui.workspace import Diverged
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
 
@@ -48,26 +49,7 @@ else:
     dataset = c1.selectbox("Dataset", list(toy_data.DATASETS), key="compare_dataset")
     n_points = c2.slider("Points", 100, 1500, 600, step=50, key="compare_points")
     seed = c3.number_input("Seed", 0, 10_000, 0, key="compare_seed")
-    own_key = (dataset, int(n_points), int(seed))
-    if st.session_state.get("compare_ws_key") != own_key or "compare_ws" not in st.session_state:
-        own = new_workspace(dataset, n_samples=int(n_points), seed=int(seed))
-        epochs = own.model_cfg.epochs
-        bar = st.progress(0.0, text="Training the original model...")
-
-        def on_epoch(epoch, entry, model):
-            if epoch % 10 == 0 or epoch == epochs:
-                bar.progress(epoch / epochs, text=f"Training the original model: epoch {epoch} of {epochs}, "
-                                                  f"accuracy {100 * entry['acc']:.0f}%")
-        try:
-            own.train(callback=on_epoch)
-        except ValueError as err:
-            bar.empty()
-            st.error(str(err))
-            st.stop()
-        bar.empty()
-        st.session_state["compare_ws"] = own
-        st.session_state["compare_ws_key"] = own_key
-    ws = st.session_state["compare_ws"]
+    ws = own_workspace("compare", dataset, n_samples=int(n_points), seed=int(seed))
 
 # --- the forget set ------------------------------------------------------------------------------
 st.subheader("What to forget")

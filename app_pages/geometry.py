@@ -8,7 +8,7 @@ import torch
 
 import toy_data
 from ui import geometry as geo
-from ui.workspace import new_workspace
+from app_pages.common import own_workspace
 from unlearn_core import METHODS, scenarios
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
@@ -58,18 +58,10 @@ with st.expander("Data and model", expanded=not has_playground):
         noise = c3.slider("Noise", 0.0, float(info.max_noise), float(info.default_noise), key=f"geometry_noise_{dataset}")
         seed = int(c4.number_input("Seed", 0, 10_000, 0, key="geometry_seed"))
         ws_key = ("own", dataset, n_points, round(noise, 4), seed)
-        held = st.session_state.get("geometry_ws")
-        if held is None or held["key"] != ws_key:
-            try:
-                with st.spinner("Training a 2x64 MLP on the training split..."):
-                    fresh = new_workspace(dataset, n_samples=n_points, noise=noise, seed=seed)
-                    fresh.train()
-            except ValueError as err:
-                st.error(f"Could not build the dataset: {err}")
-                st.stop()
-            held = st.session_state["geometry_ws"] = {"key": ws_key, "ws": fresh}
+        ws = own_workspace("geometry", dataset, n_samples=n_points, noise=noise, seed=seed)
+        if st.session_state.get("geometry_ws_seen") is not ws:  # new data: drop results computed on the old
             st.session_state.pop(CACHE, None)
-        ws = held["ws"]
+            st.session_state["geometry_ws_seen"] = ws
         model = ws.original
         note = f"Own model: a 2x64 ReLU MLP trained on 75% of {n_points} {dataset} points (seed {seed})."
     st.caption(note)

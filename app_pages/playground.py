@@ -12,6 +12,7 @@ import streamlit as st
 import torch
 
 import toy_data
+from app_pages.common import train_with_progress
 from ui import canvas, config, export, report
 from ui.config import HIDEABLE, HYPER, LIMITS, NORMALIZE, Config
 from ui.presets import PRESETS
@@ -141,26 +142,6 @@ model_cfg = ModelConfig(width=cfg.width, depth=cfg.depth, activation=cfg.activat
 
 
 # --- the workspace: data + model ------------------------------------------------------------------------
-def train_with_progress(ws: Workspace) -> None:
-    """Train the original model with a progress bar and a live loss / accuracy curve."""
-    bar = st.progress(0.0, text="Training the original model...")
-    chart = st.empty()
-    history = []
-
-    def on_epoch(epoch, entry, model):
-        history.append(entry)
-        bar.progress(epoch / ws.model_cfg.epochs, text=f"Training: epoch {epoch} of {ws.model_cfg.epochs}, "
-                                                       f"loss {entry['loss']:.3f}, accuracy {100 * entry['acc']:.1f}%")
-        if epoch % max(1, ws.model_cfg.epochs // 8) == 0:
-            chart.plotly_chart(report.loss_curve(history, title="Training", x="epoch", ys=("loss", "acc"),
-                                                 x_title="epoch", height=220), theme=None)
-
-    ws.train(callback=on_epoch)
-    bar.empty()
-    chart.empty()
-    ss.pop("failed_run", None)
-
-
 def load_session_file() -> None:
     """Restore a saved session (runs before the script, so the widgets can take its settings)."""
     up = ss.get("w_session_file")
@@ -191,6 +172,7 @@ if source == "Generate":
                                   test_ratio=cfg.test, model_cfg=model_cfg)
             train_with_progress(fresh)
             ss.workspace, ss.ws_key, ws = fresh, key, fresh
+            ss.pop("failed_run", None)
         except ValueError as err:
             st.error(f"Could not build this dataset: {err}")
 elif source == "Upload CSV":
