@@ -34,7 +34,7 @@ from benchmarks._env import cpu_model, load_average  # noqa: E402
 from ui import canvas  # noqa: E402
 from ui.workspace import new_workspace  # noqa: E402
 
-HP = dict(batch_size=int(os.environ.get("B", 1)), lr=0.025, normalize_step="probe")
+HP = dict(batch_size=1, lr=0.025, normalize_step="probe")
 N_FORGET = 30
 
 
