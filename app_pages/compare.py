@@ -16,8 +16,8 @@ from app_pages.common import own_workspace
 from ui.canvas import figure_for
 from ui.config import HYPER
 from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
-                        gap_figure, is_current, panel_caption, result_key, run_comparison, scenario_ids,
-                        static_figure, validate_forget)
+                        display_only, gap_figure, is_current, panel_caption, result_key, run_comparison,
+                        scenario_ids, validate_forget)
 from ui.workspace import Diverged
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
@@ -146,7 +146,7 @@ if not is_current(comp, ws):
     st.info("Press **Run** to unlearn these points with each method and retrain from scratch.")
     preview = figure_for(ws, ws.original, title="original model; crosses = points to forget", height=380,
                          show_selection=False, forgotten=forget_ids)
-    st.plotly_chart(static_figure(preview), theme=None, width="content", key="compare_preview")
+    st.plotly_chart(display_only(preview), theme=None, width="content", key="compare_preview")
     st.stop()
 
 # --- results -------------------------------------------------------------------------------------

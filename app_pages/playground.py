@@ -18,6 +18,7 @@ from ui.config import HIDEABLE, HYPER, LIMITS, NORMALIZE, Config
 from ui.presets import PRESETS
 from ui.workspace import Diverged, ModelConfig, Workspace, edit_points, new_workspace, workspace_from_points
 from unlearn_core import METHODS
+from unlearn_core.metrics import accuracy
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and fair to other sessions
 ss = st.session_state
@@ -412,7 +413,6 @@ if ws.trained and not draw_mode:
     fit_hist = ws.fit_history
     if fit_hist:
         acc_tr = 100 * float(fit_hist[-1]["acc"])
-        from unlearn_core.metrics import accuracy
         acc_te = 100 * accuracy(ws.original, *ws.test) if len(ws.test_ids) else float("nan")
         m1, m2, m3 = st.columns(3)
         m1.metric("Original: train accuracy (last epoch)", f"{acc_tr:.1f}%")

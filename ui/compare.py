@@ -324,18 +324,14 @@ def panel_caption(comp: Comparison, name: str) -> str:
     return text
 
 
-def static_figure(fig):
-    """No drag-to-select on a panel that only shows (works on a figure dict or a ``go.Figure``)."""
-    if isinstance(fig, dict):
-        fig.setdefault("layout", {})["dragmode"] = False
-    else:
-        fig.update_layout(dragmode=False)
+def display_only(fig: dict) -> dict:
+    """No drag-to-select on a canvas figure dict (``ui.canvas.figure_for``) that only shows."""
+    fig["layout"]["dragmode"] = False
     return fig
 
 
-def boundary_figures(ws: Workspace, comp: Comparison, height: int = 330) -> list[tuple[str, dict | go.Figure | None]]:
-    """(name, figure) per row of the table; the figure is None for a failed method. The figures are
-    whatever ``ui.canvas.figure_for`` returns (a figure dict or a ``go.Figure``; both plot as is).
+def boundary_figures(ws: Workspace, comp: Comparison, height: int = 330) -> list[tuple[str, dict | None]]:
+    """(name, figure dict) per row of the table; the figure is None for a failed method.
 
     Each figure shows the model's boundary (solid), the retrained model's (dashed) and the region
     where they disagree (shaded); the forgotten points are crosses.
@@ -352,5 +348,5 @@ def boundary_figures(ws: Workspace, comp: Comparison, height: int = 330) -> list
         ghost = None if name == REFERENCE else comp.reference.model
         fig = figure_for(ws, model, ghost=ghost, title=titles.get(name, name), height=height,
                          show_selection=False, forgotten=comp.forget_ids)
-        out.append((name, static_figure(fig)))
+        out.append((name, display_only(fig)))
     return out

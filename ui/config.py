@@ -8,7 +8,7 @@ numbers are clamped to the widget limits, each with a note for the user.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 
 import toy_data
 from unlearn_core import METHODS
@@ -27,7 +27,6 @@ class Num:
     step: float
     integer: bool = False
     help: str = ""
-    log: bool = False  # offered on a log scale (learning rates)
 
 
 # Every numeric control of the page, with its limits (URL values are clamped to these).
@@ -40,7 +39,7 @@ LIMITS: dict[str, Num] = {
     "width": Num("Neurons per layer", 4, 256, 4, True, "Width of each hidden layer of the MLP."),
     "depth": Num("Hidden layers", 1, 4, 1, True, "Number of hidden layers."),
     "fit_epochs": Num("Training epochs", 10, 1000, 10, True, "Passes over the training data (Adam)."),
-    "fit_lr": Num("Training learning rate", 1e-4, 0.1, 1e-4, help="Adam's learning rate for training.", log=True),
+    "fit_lr": Num("Training learning rate", 1e-4, 0.1, 1e-4, help="Adam's learning rate for training."),
 }
 
 # Unlearning hyperparameters the page exposes, per method (defaults come from unlearn_core's table).
@@ -51,7 +50,7 @@ HYPER: dict[str, dict[str, Num]] = {
                           "the radius of the neighbourhood JiT smooths."),
         "n_samples": Num("N (perturbations)", 1, 200, 1, True,
                          help="Monte-Carlo samples per forget point for the Lipschitz estimate."),
-        "lr": Num("Step size", 1e-3, 10.0, 1e-3, log=True,
+        "lr": Num("Step size", 1e-3, 10.0, 1e-3,
                   help="SGD step. With scale-free steps it is the length of the first step relative to the "
                        "gradient norm; too large collapses the model."),
         "epochs": Num("Epochs", 1, 20, 1, True, help="Passes over the forget set (the paper: 1)."),
@@ -60,19 +59,19 @@ HYPER: dict[str, dict[str, Num]] = {
     },
     "finetune": {
         "epochs": Num("Epochs", 1, 200, 1, True, help="Passes over the retain set."),
-        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, log=True, help="Adam's learning rate."),
+        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, help="Adam's learning rate."),
         "batch_size": Num("Batch size", 8, 512, 8, True, help="Retain points per step."),
     },
     "neggrad_plus": {
         "epochs": Num("Epochs", 1, 200, 1, True, help="Passes over the retain set."),
-        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, log=True, help="Adam's learning rate."),
+        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, help="Adam's learning rate."),
         "batch_size": Num("Batch size", 8, 512, 8, True, help="Retain points per step."),
         "alpha": Num("α (retain weight)", 0.0, 1.0, 0.01,
                      help="Loss = α·retain loss − (1−α)·forget loss."),
     },
     "random_label": {
         "epochs": Num("Epochs", 1, 200, 1, True, help="Passes over retain + relabelled forget points."),
-        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, log=True, help="Adam's learning rate."),
+        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, help="Adam's learning rate."),
         "batch_size": Num("Batch size", 8, 512, 8, True, help="Points per step."),
     },
     "retrain": {},
@@ -232,6 +231,3 @@ def to_query(cfg: Config) -> dict[str, str]:
 def with_hidden(cfg: Config, groups) -> Config:
     return replace(cfg, hide=frozenset(g for g in groups if g in HIDEABLE))
 
-
-def config_fields() -> list[str]:
-    return [f.name for f in fields(Config)]

@@ -243,15 +243,15 @@ class Workspace:
         frame_steps = [0] if record_frames else []
         retain = self.retain_ids(ids)
 
-        first: list[float] = []
+        losses: list[dict] = []  # the run's history, also when it fails
 
         def callback(step: int, loss: float, model: nn.Module) -> None:
+            losses.append({"step": step, "loss": loss})
             if not math.isfinite(loss):
                 raise Diverged(f"the loss became {loss} at step {step}", step)
-            if not first:
-                first.append(loss)
-            if step > 1 and abs(loss) > EXPLODED * max(abs(first[0]), 1e-3):
-                raise Diverged(f"the loss exploded from {first[0]:.3g} at step 1 to {loss:.3g} at step {step}", step)
+            first = losses[0]["loss"]
+            if step > 1 and abs(loss) > EXPLODED * max(abs(first), 1e-3):
+                raise Diverged(f"the loss exploded from {first:.3g} at step 1 to {loss:.3g} at step {step}", step)
             if record_frames:
                 frames.append(encode(model, spec, self.n_classes))
                 frame_steps.append(step)
@@ -259,11 +259,9 @@ class Workspace:
                 on_step(step, loss)
 
         needs_retain = METHODS[method].needs != "forget"
-        losses: list[dict] = []
         try:
             res = unlearn(method, base, forget=self.pairs(ids), retain=self.pairs(retain) if needs_retain else None,
-                          device=device, callback=lambda s, v, m: (losses.append({"step": s, "loss": v}),
-                                                                    callback(s, v, m)), **hp)
+                          device=device, callback=callback, **hp)
             model = res.model.cpu().eval()
             check_health(model, self.X[retain], self.y[retain])
         except Diverged as err:  # nothing changed in the workspace; keep the failed run for display
@@ -280,12 +278,11 @@ class Workspace:
         self.selection.clear()
         return step
 
-    def retrained(self, upto: int | None = None) -> nn.Module:
-        """A model retrained from scratch without everything forgotten in the first ``upto`` steps
-        (all by default), with the original's recipe. Cached per forget set."""
-        steps = self.steps if upto is None else self.steps[:upto]
-        gone = np.unique(np.concatenate([s.ids for s in steps])) if steps else np.zeros(0, np.int64)
-        key = tuple(int(i) for i in gone)
+    def retrained(self) -> nn.Module:
+        """A model retrained from scratch without everything forgotten so far, with the original's
+        recipe. Cached per forget set."""
+        gone = self.forgotten
+        key = tuple(gone.tolist())
         if key not in self._retrained:
             if not key:
                 self._retrained[key] = self.original
@@ -297,7 +294,8 @@ class Workspace:
         return self._retrained[key]
 
     def has_retrained(self) -> bool:
-        key = tuple(int(i) for i in self.forgotten)
+        """Whether ``retrained()`` would return at once (nothing forgotten, or already cached)."""
+        key = tuple(self.forgotten.tolist())
         return key in self._retrained or not key
 
     def undo(self) -> ForgetStep | None:
