@@ -68,6 +68,7 @@ def test_cli_full_class_and_region(tmp_path):
     (["--setting", "random", "--forget-count", "100000"], "between 1 and"),
     (["--n-samples", "1"], "n_samples"),
     (["--jit-sigma", "-1", "--methods", "jit"], "sigma must be positive"),
+    (["--audit", "2"], "--audit needs K >= 4"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(args, message):
     proc = run_cli(["--quiet", "--n-samples", "120", "--epochs", "2", "--seeds", "0", *args])
@@ -77,3 +78,19 @@ def test_cli_bad_input_exits_2_with_one_line(args, message):
     import re
     assert re.search(message, err[0]), err[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_cli_audit_end_to_end(tmp_path):
+    out = tmp_path / "audit.json"
+    proc = run_cli(["--n-samples", "120", "--epochs", "15", "--seeds", "0", "--quiet", "--threads", "1",
+                    "--methods", "jit,finetune", "--set", "finetune.epochs=2", "--setting", "random",
+                    "--forget-count", "6", "--audit", "6", "--json", str(out)])
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["method"]: r for r in json.loads(out.read_text())}
+    assert rows["retrain"]["audit"]["role"] == "floor" and rows["original"]["audit"]["role"] == "ceiling"
+    for r in rows.values():
+        assert 0 <= r["audit_F"] <= 1 and 0 <= r["audit_ulira"] <= 1 and r["audit"]["K"] == 6
+        assert len(r["audit"]["eps"]) == 6 and all(0 <= e <= 50 for e in r["audit"]["eps"])
+    header = next(l for l in proc.stdout.splitlines() if l.startswith("| method"))
+    assert "audit F" in header and "U-LiRA" in header
+    assert "K=6" in proc.stdout

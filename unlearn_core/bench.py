@@ -122,8 +122,14 @@ def split(problem: Problem, forget_rows: np.ndarray):
 
 
 def run_seed(problem: Problem, recipe: ModelRecipe, seed: int, setting: str, methods: list[str],
-             overrides: dict[str, dict], device: str = "cpu", progress=None, **forget_kw) -> list[dict]:
-    """One seed: original, retrain (always), then each method. Returns JSON rows."""
+             overrides: dict[str, dict], device: str = "cpu", progress=None, audit: int = 0,
+             **forget_kw) -> list[dict]:
+    """One seed: original, retrain (always), then each method. Returns JSON rows.
+
+    With ``audit=K`` the seed's forget set is also audited with K models per sample
+    (``unlearn_core.audit.run_audit``): method rows get the method's scores, the retrain row the
+    floor (retrain vs retrain) and the original row the ceiling (no unlearning).
+    """
     original = train_original(problem, recipe, seed, device)
     rows_f = choose_forget(setting, problem, original, seed, **forget_kw)
     forget, retain = split(problem, rows_f)
@@ -151,7 +157,31 @@ def run_seed(problem: Problem, recipe: ModelRecipe, seed: int, setting: str, met
         r = results[m]
         rows.append(dict(base, method=m, seconds=r.seconds, steps=len(r.history),
                          hyperparameters=r.hyperparameters, **evaluate(r.model, **kw)))
+    if audit:
+        add_audit(rows, problem, recipe, seed, rows_f, methods, overrides, int(audit), device)
+        tick()
     return rows
+
+
+def add_audit(rows: list[dict], problem: Problem, recipe: ModelRecipe, seed: int, rows_f, methods, overrides,
+              K: int, device) -> None:
+    """Audit one seed's forget set with K models per sample and add the scores to its rows in place."""
+    from .audit import run_audit
+
+    res = run_audit(lambda s: MLP(2, problem.n_classes, recipe.hidden, recipe.activation, seed=s),
+                    (problem.X_train, problem.y_train), rows_f, problem.test, K=K, methods=methods,
+                    recipe=dict(epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size),
+                    overrides=overrides, seed=seed, device=device)
+    for row in rows:
+        s = res.scores.get(row["method"])
+        if s is None:
+            continue
+        summ = s.summary()
+        row.update(audit_F=summ["forget_quality"], audit_final=summ["final_score"], audit_eps_mean=summ["eps_mean"],
+                   audit_ulira=summ["ulira_acc"], audit_retain_F=summ["retain_quality"],
+                   audit=dict(K=K, role=s.role, eps=s.eps.tolist(), ulira=s.ulira.tolist(),
+                              eps_retain=s.eps_retain.tolist(), forget_rows=res.forget_rows.tolist(),
+                              retain_rows=res.retain_rows.tolist(), seconds=s.seconds, batched=s.batched))
 
 
 def _fmt(vals: list[float], pct: bool) -> tuple[str, float]:
@@ -171,6 +201,10 @@ def table(rows: list[dict]) -> str:
             ("acc_test", "test acc % ↑", True), ("mia", "entropy MIA % (→ retrain)", True),
             ("js_forget", "JS forget (↓, vs retrain)", False), ("boundary_disagreement", "boundary disagree % ↓", True),
             ("seconds", "seconds", False)]
+    if any("audit_F" in r for r in rows):
+        cols += [("audit_F", "audit F ↑ (retrain row = floor)", False), ("audit_final", "audit final ↑", False),
+                 ("audit_eps_mean", "mean ε ↓", False), ("audit_ulira", "U-LiRA acc (→ 0.5)", False),
+                 ("audit_retain_F", "retain-sample F ↑", False)]
     means = {}
     cells = {}
     for m in order:
@@ -267,6 +301,10 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--jit-reproduce-authors", action="store_true", help="the authors' code's behaviour")
     h.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE",
                    help="any hyperparameter, e.g. --set finetune.epochs=5 (repeatable)")
+    a = p.add_argument_group("forgetting audit")
+    a.add_argument("--audit", type=int, default=0, metavar="K",
+                   help="also audit each seed's forget set with K models per sample (K originals, 2K retrains, "
+                        "K unlearned per method, trained at once): per-example epsilon, F, final score, U-LiRA")
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     o.add_argument("--sweep", action="store_true", help="run the JiT default-picking sweep instead (see README)")
@@ -323,12 +361,14 @@ def main(argv=None) -> int:
         if args.setting != "high_info":
             split(problem, choose_forget(args.setting, problem, None, args.seeds[0], **forget_kw))
         from tqdm import tqdm
-        total = len(args.seeds) * (2 + len([m for m in methods if m != "retrain"]))
+        if args.audit and args.audit < 4:
+            raise ValueError(f"--audit needs K >= 4 models per sample (64 is the usual figure), got {args.audit}")
+        total = len(args.seeds) * (2 + len([m for m in methods if m != "retrain"]) + (1 if args.audit else 0))
         rows: list[dict] = []
         with tqdm(total=total, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
             for seed in args.seeds:
                 rows += run_seed(problem, recipe, seed, args.setting, methods, overrides, args.device,
-                                 progress=bar, **forget_kw)
+                                 progress=bar, audit=args.audit, **forget_kw)
     except ValueError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
@@ -339,6 +379,12 @@ def main(argv=None) -> int:
     print(table(rows))
     print("forget acc and MIA: the target is retrain's value; MIA = entropy-LR attack, share of the "
           "forget set called 'member' (paper's variant).")
+    if args.audit:
+        print(f"audit with K={args.audit} models per sample: F = mean challenge points over the forget set "
+              f"(1 = indistinguishable from retraining; with K models even a second set of retrained models, the "
+              f"retrain row, scores only about this floor); final = F x retain-acc ratio x test-acc ratio; "
+              f"ε = per-example epsilon (0 ideal, cap 50); U-LiRA = likelihood-ratio attack accuracy (0.5 ideal); "
+              f"the original row is the ceiling (no unlearning).")
     if args.json:
         write_json(args.json, rows)
     return 0
