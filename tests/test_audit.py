@@ -168,3 +168,16 @@ def test_run_audit_refuses_bad_requests():
         run_audit(mk, (X, y), [0], (X, y), K=4, methods=["nope"])
     with pytest.raises(ValueError, match="must lie in"):
         run_audit(mk, (X, y), [99], (X, y), K=4)
+
+
+def test_batched_and_one_by_one_audits_agree():
+    X, y = toy_data.make_dataset("moons", n_samples=100, seed=1)
+    Xtr, Xte, ytr, yte, _, _ = toy_data.train_test_split(X, y, seed=1)
+    kw = dict(K=5, methods=["jit"], recipe=dict(epochs=6), retain_sample=4)
+    mk = lambda s: MLP(2, 2, hidden=(8,), seed=s)  # noqa: E731
+    a = run_audit(mk, (Xtr, ytr), [0, 3, 9], (Xte, yte), **kw)
+    b = run_audit(mk, (Xtr, ytr), [0, 3, 9], (Xte, yte), batched=False, **kw)
+    assert not b.scores["jit"].batched and a.scores["jit"].batched
+    for name in a.scores:
+        assert np.allclose(a.scores[name].conf_forget, b.scores[name].conf_forget, atol=1e-3)
+        assert a.scores[name].acc_test == b.scores[name].acc_test

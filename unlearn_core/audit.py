@@ -323,13 +323,15 @@ def _judge(name, role, ens: Ensemble, ref: dict, data: dict, seconds: float, bat
 def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, *, K: int = 64,
               methods: Sequence[str] = ("jit",), recipe: dict | None = None, overrides: dict | None = None,
               seed: int = 0, retain_sample: int = 20, device="cpu", profile: str = "toy2d",
-              progress: Callable[[str, float], None] | None = None) -> AuditResult:
+              progress: Callable[[str, float], None] | None = None, batched: bool = True) -> AuditResult:
     """The audit of ``methods`` for forgetting ``forget_rows`` of ``train``, with K models per sample.
 
     make_model(seed) builds a fresh, seeded model; ``recipe`` is fit's epochs / lr / batch_size
     (default ``FIT_DEFAULTS``); ``overrides[method]`` are hyperparameters. Member seeds: originals
     seed*3K + k, reference retrains seed*3K + K + k, floor retrains seed*3K + 2K + k (k < K); method
     member k unlearns original k with the original's seed. ``progress(stage, fraction)`` reports.
+    ``batched=False`` trains and unlearns the models one at a time instead (same models, same
+    scores; the speed benchmark's baseline).
     """
     from .training import FIT_DEFAULTS
 
@@ -357,7 +359,7 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
     dev = resolve_device(device)
     recipe = dict(FIT_DEFAULTS, **(recipe or {}))
     fit_kw = dict(epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
-                  weight_decay=recipe.get("weight_decay", 0.0), device=dev)
+                  weight_decay=recipe.get("weight_decay", 0.0), device=dev, batched=batched)
     overrides = overrides or {}
     tf, tr = torch.as_tensor(rows_f), torch.as_tensor(rows_r)
     data = dict(Xf=X[tf], yf=y[tf].numpy(), Xr=X[tr], yr=y[tr].numpy(), Xt=Xt, yt=yt.numpy(),
@@ -375,18 +377,18 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
         if progress is not None:
             progress(stage, min(1.0, (done[0] + frac * units[stage]) / total))
 
-    def finish(stage: str, t0: float) -> None:
-        seconds[stage] = time.perf_counter() - t0
+    def finish(stage: str, t0: float, t1: float | None = None) -> None:
+        seconds[stage] = (time.perf_counter() if t1 is None else t1) - t0
         done[0] += units[stage]
         report(stage, 0.0)
 
     t0 = time.perf_counter()
     originals = fit_ensemble(make_model, X, y, seeds=seeds["original"], **fit_kw,
-                             callback=lambda e, _: report("original", e / max(1, recipe["epochs"])))
+                             callback=lambda e, _: report("original", e / max(1, recipe["epochs"] * (1 if batched else K))))
     finish("original", t0)
     t0 = time.perf_counter()
     retrains = fit_ensemble(make_model, X[tr], y[tr], seeds=seeds["retrain"] + seeds["floor"], **fit_kw,
-                            callback=lambda e, _: report("retrain", e / max(1, recipe["epochs"])))
+                            callback=lambda e, _: report("retrain", e / max(1, recipe["epochs"] * (1 if batched else 2 * K))))
     finish("retrain", t0)
     reference_ens, floor_ens = retrains.subset(range(K)), retrains.subset(range(K, 2 * K))
     ref = dict(conf_forget=logit_confidence(reference_ens.logits(data["Xf"]), data["yf"]),
@@ -401,11 +403,11 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
         t0 = time.perf_counter()
         hp = {k: v for k, v in overrides.get(m, {}).items() if k != "seed"}
         res = unlearn_ensemble(m, originals, forget=forget, retain=retain, device=dev, profile=profile,
-                               callback=lambda step, _l, m=m: report(m, 0.5), **hp)
+                               batched=batched, callback=lambda step, _l, m=m: report(m, 0.5), **hp)
         t1 = time.perf_counter()
         scores[m] = _judge(m, "method", res.ensemble, ref, data, res.seconds, res.batched)
         seconds[f"score {m}"] = time.perf_counter() - t1
-        finish(m, t0)
+        finish(m, t0, t1)
     t0 = time.perf_counter()
     scores["retrain"] = _judge("retrain", "floor", floor_ens, ref, data, 0.0)
     scores["original"] = _judge("original", "ceiling", originals, ref, data, 0.0)

@@ -170,11 +170,14 @@ def train_ensemble(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, epochs: i
 def fit_ensemble(make_model: Callable[[int], nn.Module], X, y, *, seeds: Sequence[int],
                  epochs: int = FIT_DEFAULTS["epochs"], lr: float = FIT_DEFAULTS["lr"],
                  batch_size: int = FIT_DEFAULTS["batch_size"], weight_decay: float = FIT_DEFAULTS["weight_decay"],
-                 device="auto", callback: Callable[[int, dict], None] | None = None) -> Ensemble:
+                 device="auto", callback: Callable[[int, dict], None] | None = None,
+                 batched: bool = True) -> Ensemble:
     """Train ``make_model(s)`` for every seed s at once: member k equals ``fit(make_model(s_k), X, y, seed=s_k)``.
 
     ``make_model(seed)`` must build (and initialise from the seed) a fresh model. ``callback(epoch,
     entry)`` runs after each epoch with ``{"epoch", "loss", "acc"}`` (means over the members).
+    ``batched=False`` trains the members one after another with ``fit`` (the baseline the speed
+    benchmark compares against; ``callback`` then sees each member's epochs in turn).
     """
     seeds = [int(s) for s in seeds]
     if not seeds:
@@ -190,6 +193,14 @@ def fit_ensemble(make_model: Callable[[int], nn.Module], X, y, *, seeds: Sequenc
         init_input_stats(m, X)
         models.append(m)
     check_labels(models[0], X, y, "training data")
+    if not batched:
+        from .training import fit
+
+        for i, (m, s) in enumerate(zip(models, seeds)):
+            fit(m, X, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=s, device=dev,
+                callback=None if callback is None else
+                (lambda e, entry, _m, i=i: callback(i * int(epochs) + e, dict(entry))))
+        return Ensemble.from_models(models, seeds)
     ens = Ensemble.from_models(models, seeds)
 
     def on_epoch(epoch, loss, acc):
