@@ -7,5 +7,6 @@ pages = [
     st.Page("app_pages/playground.py", title="Playground", url_path="playground", default=True),
     st.Page("app_pages/compare.py", title="Compare methods", url_path="compare"),
     st.Page("app_pages/geometry.py", title="Geometry of forgetting", url_path="geometry"),
+    st.Page("app_pages/audit.py", title="Forgetting audit", url_path="audit"),
 ]
 st.navigation(pages).run()

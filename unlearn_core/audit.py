@@ -280,6 +280,7 @@ class AuditResult:
     scores: dict[str, Scores]  # method name -> Scores; plus "retrain" (floor) and "original" (ceiling)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
     seeds: dict[str, list[int]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)  # method -> why it could not be scored (e.g. it diverged)
 
     @property
     def eps_max(self) -> float:
@@ -291,7 +292,8 @@ class AuditResult:
     def to_dict(self) -> dict:
         """JSON-ready: summaries and the per-point epsilons and attack accuracies."""
         out = dict(K=self.K, delta=DELTA, eps_max=self.eps_max, forget_rows=self.forget_rows.tolist(),
-                   retain_rows=self.retain_rows.tolist(), seconds=self.seconds, seeds=self.seeds, methods={})
+                   retain_rows=self.retain_rows.tolist(), seconds=self.seconds, seeds=self.seeds,
+                   errors=self.errors, methods={})
         for name, s in self.scores.items():
             out["methods"][name] = dict(role=s.role, batched=s.batched, **s.summary(), eps=s.eps.tolist(),
                                         ulira=s.ulira.tolist(), eps_retain=s.eps_retain.tolist())
@@ -399,17 +401,25 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
     forget = (data["Xf"], y[tf])
     retain = (data["Xr"], y[tr])
     scores: dict[str, Scores] = {}
+    errors: dict[str, str] = {}
     for m in methods:
         t0 = time.perf_counter()
         hp = {k: v for k, v in overrides.get(m, {}).items() if k != "seed"}
-        res = unlearn_ensemble(m, originals, forget=forget, retain=retain, device=dev, profile=profile,
-                               batched=batched, callback=lambda step, _l, m=m: report(m, 0.5), **hp)
-        t1 = time.perf_counter()
-        scores[m] = _judge(m, "method", res.ensemble, ref, data, res.seconds, res.batched)
+        try:
+            res = unlearn_ensemble(m, originals, forget=forget, retain=retain, device=dev, profile=profile,
+                                   batched=batched, callback=lambda step, _l, m=m: report(m, 0.5), **hp)
+            t1 = time.perf_counter()
+            scores[m] = _judge(m, "method", res.ensemble, ref, data, res.seconds, res.batched)
+        except (ValueError, RuntimeError) as err:  # e.g. a step so large that the outputs are no longer finite
+            if not isinstance(err, ValueError) or "finite" not in str(err):
+                raise
+            errors[m] = (f"{m} could not be scored: its models' outputs on the forget set are not finite "
+                         f"(the method diverged); try a smaller step")
+            t1 = time.perf_counter()
         seconds[f"score {m}"] = time.perf_counter() - t1
         finish(m, t0, t1)
     t0 = time.perf_counter()
     scores["retrain"] = _judge("retrain", "floor", floor_ens, ref, data, 0.0)
     scores["original"] = _judge("original", "ceiling", originals, ref, data, 0.0)
     seconds["score floor and ceiling"] = time.perf_counter() - t0
-    return AuditResult(K, rows_f, rows_rs, ref, scores, seconds, seeds)
+    return AuditResult(K, rows_f, rows_rs, ref, scores, seconds, seeds, errors)
