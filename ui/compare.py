@@ -137,6 +137,10 @@ def expected_steps(method: str, hp: dict, n_forget: int, n_retain: int, original
         return int(recipe["epochs"]) * _ceil_div(n_retain, recipe["batch_size"])
     if method == "random_label":
         return int(hp["epochs"]) * _ceil_div(n_retain + n_forget, hp["batch_size"])
+    if method in ("ssd", "lf_ssd"):  # one edit, no optimiser steps
+        return 1
+    if method == "gkt":
+        return int(hp["n_iterations"]) * int(hp["n_student_iter"])  # at most: gated batches may be skipped
     if "epochs" in hp and "batch_size" in hp:
         return int(hp["epochs"]) * _ceil_div(n_retain, hp["batch_size"])
     return 1

@@ -1,0 +1,319 @@
+"""The further baselines (unlearn_core.baselines): contract, determinism, forgetting, SSD details."""
+import copy
+import inspect
+import math
+
+import pytest
+import torch
+
+import toy_data
+from unlearn_core import MLP, SmallCNN, fit
+from unlearn_core import baselines as B
+from unlearn_core.metrics import accuracy
+from conftest import snapshot, state_equal
+
+METHODS = sorted(B.RUNS)
+
+# Small budgets: the contract tests only need a few steps of each method.
+FAST = {
+    "bad_teacher": dict(epochs=2),
+    "ssd": dict(),
+    "lf_ssd": dict(),
+    "scrub": dict(epochs=2, msteps=1),
+    "unsir": dict(n_noise=16, noise_steps=5, impair_epochs=1, repair_epochs=1),
+    "emmn": dict(n_noise=16, max_noise_steps=5, min_noise_steps=5, impair_epochs=1, repair_epochs=1),
+    "gkt": dict(n_iterations=4, n_student_iter=3, batch_size=32, generator_width=32, z_dim=16),
+}
+
+# Full-class forgetting of class 0 on the 150-point blobs. Where BASELINE_DEFAULTS are too gentle for
+# 100 retain points, the override and the reason are given.
+FORGET = {
+    "bad_teacher": dict(epochs=50, lr=1e-2),   # defaults: 3 steps an epoch on 65 points, forget acc stays 0.96
+    "lf_ssd": dict(lam=0.1),                   # defaults (lam=1) only take forget acc from 0.96 to 0.76
+    "scrub": dict(lr=0.05, epochs=5, msteps=3),  # defaults: 0.64
+    "unsir": dict(),
+    "emmn": dict(),
+    "gkt": dict(),
+}
+
+
+def hp(name, **over):
+    out = dict(B.BASELINE_DEFAULTS[name])
+    out.update(over)
+    return out
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = toy_data.make_dataset("blobs", n_samples=150, seed=1, classes=3)
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    model = MLP(2, 3, hidden=(16,), seed=0)
+    fit(model, X, y, epochs=30, seed=0, device="cpu")
+    f = y == 0
+    return dict(X=X, y=y, model=model, forget=(X[f], y[f]), retain=(X[~f], y[~f]))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """Digits-shaped [n, 1, 8, 8] inputs: random class prototypes plus noise, so the CNN can be confident."""
+    g = torch.Generator().manual_seed(0)
+    protos = torch.randn(4, 1, 8, 8, generator=g)
+    y = torch.arange(64) % 4
+    X = 1.5 * protos[y] + torch.randn(64, 1, 8, 8, generator=g)
+    model = SmallCNN(1, 4, width=4, seed=0)
+    fit(model, X, y, epochs=25, lr=0.01, seed=0, device="cpu")
+    f = y == 0
+    return dict(X=X, y=y, model=model, forget=(X[f], y[f]), retain=(X[~f], y[~f]))
+
+
+def run(name, data, on_step=None, model=None, **over):
+    m = copy.deepcopy(data["model"] if model is None else model)
+    retain = None if B.NEEDS[name] == "forget" else data["retain"]
+    losses = B.RUNS[name](m, data["forget"], retain, on_step, **hp(name, **{**FAST[name], **over}))
+    return m, losses
+
+
+# --- the tables ---------------------------------------------------------------------------------
+
+def test_tables_agree_with_the_functions():
+    assert set(B.RUNS) == set(B.BASELINE_DEFAULTS) == set(B.PAPER_DEFAULTS) == set(B.NEEDS) == set(B.SUMMARY)
+    for name, fn in B.RUNS.items():
+        params = inspect.signature(fn).parameters
+        assert list(params)[:4] == ["model", "forget", "retain", "on_step"]
+        kw = {k for k, p in params.items() if p.kind is p.KEYWORD_ONLY}
+        assert kw == set(B.BASELINE_DEFAULTS[name]) == set(B.PAPER_DEFAULTS[name]), name
+        assert B.BASELINE_DEFAULTS[name]["seed"] == 0
+        assert B.NEEDS[name] in ("forget", "retain", "full")
+        assert B.SUMMARY[name] and "\n" not in B.SUMMARY[name]
+    assert B.NEEDS["ssd"] == B.NEEDS["lf_ssd"] == "full"
+    assert B.NEEDS["emmn"] == B.NEEDS["gkt"] == "forget"
+
+
+# --- the contract, for every method ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name", METHODS)
+def test_contract_on_2d_blobs(blobs, name):
+    calls = []
+    rng = torch.get_rng_state()
+    m, losses = run(name, blobs, on_step=lambda s, loss, model: calls.append((s, loss, model)))
+    assert torch.equal(rng, torch.get_rng_state()), "the global RNG was used without forking"
+    assert len(losses) >= 1 and len(calls) == len(losses)
+    assert [c[0] for c in calls] == list(range(1, len(losses) + 1))
+    assert all(isinstance(t, torch.Tensor) and t.ndim == 0 and not t.requires_grad for t in losses)
+    assert all(math.isfinite(float(t)) for t in losses)
+    assert [c[1] for c in calls] == [float(t) for t in losses]
+    assert all(c[2] is m for c in calls)
+    assert not m.training
+    assert not state_equal(m, blobs["model"]), "the model did not change"
+    out = m(blobs["X"][:5])
+    assert out.shape == (5, 3) and torch.isfinite(out).all()
+    # same seed, same model
+    m2, losses2 = run(name, blobs)
+    assert state_equal(m, m2)
+    assert torch.equal(torch.stack(losses), torch.stack(losses2))
+
+
+@pytest.mark.parametrize("name", [n for n in METHODS if n not in ("ssd", "lf_ssd")])
+def test_another_seed_gives_another_model(blobs, name):
+    m0, _ = run(name, blobs)
+    m1, _ = run(name, blobs, seed=1)
+    assert not state_equal(m0, m1)
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_image_shaped_inputs(digits, name):
+    calls = []
+    before = snapshot(digits["model"])
+    m, losses = run(name, digits, on_step=lambda s, loss, model: calls.append(s))
+    assert all(torch.equal(before[k], v) for k, v in digits["model"].state_dict().items())
+    assert len(calls) == len(losses) >= 1 and all(math.isfinite(float(t)) for t in losses)
+    assert not m.training and not state_equal(m, digits["model"])
+    assert m(digits["X"][:3]).shape == (3, 4)
+
+
+# --- forgetting a whole class -------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(FORGET))
+def test_full_class_forgetting_lowers_forget_accuracy(blobs, name):
+    before_f = accuracy(blobs["model"], *blobs["forget"])
+    assert before_f > 0.9
+    m = copy.deepcopy(blobs["model"])
+    retain = None if B.NEEDS[name] == "forget" else blobs["retain"]
+    B.RUNS[name](m, blobs["forget"], retain, None, **hp(name, **FORGET[name]))
+    assert accuracy(m, *blobs["forget"]) <= 0.5
+    assert accuracy(m, *blobs["retain"]) >= 0.8
+
+
+@pytest.mark.xfail(strict=True, reason="SSD (CE Fisher) does not forget class 0 of the tiny 3-class blobs MLP: "
+                   "the class-0-only hidden units it dampens are not what class 0 relies on (forget acc 0.96 -> 0.98; "
+                   "a smaller lambda hurts the retain classes first). It does forget on image-shaped data below.")
+def test_ssd_forgets_class_0_of_blobs(blobs):
+    m = copy.deepcopy(blobs["model"])
+    B.run_ssd(m, blobs["forget"], blobs["retain"], None, **hp("ssd"))
+    assert accuracy(m, *blobs["forget"]) <= 0.5
+
+
+def test_ssd_forgets_a_class_of_the_digits_shaped_problem(digits):
+    assert accuracy(digits["model"], *digits["forget"]) == 1.0
+    m = copy.deepcopy(digits["model"])
+    B.run_ssd(m, digits["forget"], digits["retain"], None, **hp("ssd"))
+    assert accuracy(m, *digits["forget"]) <= 0.5
+    assert accuracy(m, *digits["retain"]) >= 0.7
+
+
+# --- SSD / LF-SSD details -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["fisher", "label_free"])
+def test_importances_are_per_sample_and_order_free(blobs, kind):
+    model, X, y = blobs["model"], blobs["X"], blobs["y"]
+    labels = y if kind == "fisher" else None
+    imp = B.importances(model, X, labels, kind=kind, chunk_size=64)
+    perm = torch.randperm(len(X), generator=torch.Generator().manual_seed(3))
+    shuffled = B.importances(model, X[perm], None if labels is None else labels[perm], kind=kind, chunk_size=7)
+    for k in imp:
+        torch.testing.assert_close(imp[k], shuffled[k], rtol=1e-6, atol=0)
+    # the naive per-sample loop
+    ref = {k: torch.zeros_like(p) for k, p in model.named_parameters()}
+    for i in range(len(X)):
+        model.zero_grad()
+        out = model(X[i:i + 1])
+        loss = torch.nn.functional.cross_entropy(out, y[i:i + 1]) if kind == "fisher" else out.pow(2).sum()
+        loss.backward()
+        for k, p in model.named_parameters():
+            ref[k] += (p.grad.pow(2) if kind == "fisher" else p.grad.abs()) / len(X)
+    model.zero_grad(set_to_none=True)
+    for k in imp:
+        torch.testing.assert_close(imp[k], ref[k], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["ssd", "lf_ssd"])
+def test_ssd_result_does_not_depend_on_data_order(blobs, name):
+    Xr, yr = blobs["retain"]
+    perm = torch.randperm(len(Xr), generator=torch.Generator().manual_seed(5))
+    a, _ = run(name, blobs)
+    b = copy.deepcopy(blobs["model"])
+    B.RUNS[name](b, blobs["forget"], (Xr[perm], yr[perm]), None, **hp(name, chunk_size=13))
+    for (k, va), vb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(va, vb, rtol=1e-6, atol=1e-7, msg=k)
+
+
+def test_dampen_follows_the_rule():
+    lin = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[2.0, 3.0]]))
+    imp_d = {"weight": torch.tensor([[1.0, 1.0]])}
+    imp_f = {"weight": torch.tensor([[20.0, 5.0]])}
+    frac = B.dampen(lin, imp_d, imp_f, alpha=10.0, lam=1.0)
+    # first: 20 > 10 * 1 -> selected, times min(1 * 1 / 20, 1); second: 5 < 10 -> kept
+    torch.testing.assert_close(lin.weight, torch.tensor([[0.1, 3.0]]))
+    assert float(frac) == 0.5
+
+
+def test_lf_ssd_uses_no_labels(blobs):
+    """Scrambling the labels changes nothing: LF-SSD's edit is label-free."""
+    a, _ = run("lf_ssd", blobs)
+    (Xf, yf), (Xr, yr) = blobs["forget"], blobs["retain"]
+    b = copy.deepcopy(blobs["model"])
+    B.run_lf_ssd(b, (Xf, yf), (Xr, (yr + 1) % 3), None, **hp("lf_ssd"))
+    assert state_equal(a, b)
+
+
+# --- noise, gate, helpers -----------------------------------------------------------------------
+
+def test_learned_noise_maximises_or_minimises_the_error(blobs):
+    model = blobs["model"]
+    labels = torch.zeros(32, dtype=torch.long)
+
+    def ce(x):
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(model(x), labels))
+
+    start = B.learn_noise(model, labels, (2,), maximise=True, steps=0, lr=0.1, l2=0.1,
+                          gen=torch.Generator().manual_seed(0))
+    up = B.learn_noise(model, labels, (2,), maximise=True, steps=40, lr=0.1, l2=0.1,
+                       gen=torch.Generator().manual_seed(0))
+    down = B.learn_noise(model, labels, (2,), maximise=False, steps=40, lr=0.1, l2=0.0,
+                         gen=torch.Generator().manual_seed(0))
+    assert ce(up) > ce(start) > ce(down)
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_per_class_subset_is_seeded_and_capped():
+    y = torch.tensor([0] * 10 + [1] * 3 + [2] * 7)
+    a = B._per_class_subset(y, 5, torch.Generator().manual_seed(0))
+    b = B._per_class_subset(y, 5, torch.Generator().manual_seed(0))
+    assert torch.equal(a, b) and len(set(a.tolist())) == len(a)
+    assert torch.bincount(y[a]).tolist() == [5, 3, 5]
+
+
+def test_apply_gate():
+    logits = torch.tensor([[10.0, 0.0, 0.0], [0.0, 10.0, 0.0], [0.0, 0.0, 10.0], [0.0, 0.0, 0.0]])
+    keep = B.apply_gate(logits, torch.tensor([0]), 0.01)
+    assert keep.tolist() == [False, True, True, False]
+    keep = B.apply_gate(logits, torch.tensor([0, 2]), 0.01)
+    assert keep.tolist() == [False, True, False, False]
+
+
+def test_gkt_student_starts_fresh_but_keeps_input_statistics(blobs):
+    m, _ = run("gkt", blobs)
+    assert torch.equal(m.standardize.mean, blobs["model"].standardize.mean)
+    assert torch.equal(m.standardize.std, blobs["model"].standardize.std)
+
+
+def test_zero_shot_methods_need_no_retain_set(blobs):
+    for name in ("emmn", "gkt"):
+        m = copy.deepcopy(blobs["model"])
+        assert B.RUNS[name](m, blobs["forget"], None, None, **hp(name, **FAST[name]))
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+def test_emmn_and_gkt_refuse_to_forget_every_class(blobs):
+    everything = (blobs["X"], blobs["y"])
+    for name in ("emmn", "gkt"):
+        with pytest.raises(ValueError, match="at least one class that is not forgotten"):
+            B.RUNS[name](copy.deepcopy(blobs["model"]), everything, None, None, **hp(name, **FAST[name]))
+
+
+def test_gkt_with_an_unsure_teacher_says_so(digits):
+    untrained = SmallCNN(1, 4, width=4, seed=1)  # about 1/4 for every class: everything is gated out
+    with pytest.raises(ValueError, match="never trained"):
+        B.run_gkt(untrained, digits["forget"], None, None, **hp("gkt", **FAST["gkt"]))
+
+
+@pytest.mark.parametrize("name", ["bad_teacher", "ssd", "lf_ssd", "scrub", "unsir"])
+def test_methods_needing_data_reject_a_missing_or_mismatched_retain_set(blobs, name):
+    m = copy.deepcopy(blobs["model"])
+    with pytest.raises(ValueError, match="retain"):
+        B.RUNS[name](m, blobs["forget"], None, None, **hp(name, **FAST[name]))
+    Xr, yr = blobs["retain"]
+    with pytest.raises(ValueError, match="shape"):
+        B.RUNS[name](m, blobs["forget"], (Xr[:, :1], yr), None, **hp(name, **FAST[name]))
+    with pytest.raises(ValueError, match="retain"):
+        B.RUNS[name](m, blobs["forget"], (Xr[:0], yr[:0]), None, **hp(name, **FAST[name]))
+
+
+@pytest.mark.parametrize("name", METHODS)
+def test_empty_forget_set_is_an_error(blobs, name):
+    Xf, yf = blobs["forget"]
+    with pytest.raises(ValueError, match="empty"):
+        B.RUNS[name](copy.deepcopy(blobs["model"]), (Xf[:0], yf[:0]), blobs["retain"], None, **hp(name, **FAST[name]))
+
+
+@pytest.mark.parametrize("name, bad", [
+    ("bad_teacher", dict(retain_fraction=0.0)), ("bad_teacher", dict(retain_fraction=1.5)),
+    ("bad_teacher", dict(lr=-1e-3)), ("bad_teacher", dict(batch_size=0)), ("bad_teacher", dict(epochs=1.5)),
+    ("ssd", dict(alpha=0.0)), ("ssd", dict(lam=-1.0)), ("lf_ssd", dict(chunk_size=0)),
+    ("scrub", dict(temperature=0.0)), ("scrub", dict(msteps=-1)), ("scrub", dict(max_grad_norm=0.0)),
+    ("unsir", dict(n_noise=0)), ("unsir", dict(noise_l2=-0.1)), ("unsir", dict(retain_per_class=0)),
+    ("emmn", dict(noise_lr=0.0)), ("emmn", dict(noise_copies=0)),
+    ("gkt", dict(threshold=0.0)), ("gkt", dict(threshold=1.5)), ("gkt", dict(batch_size=1)),
+    ("gkt", dict(n_student_iter=-1)),
+])
+def test_bad_hyperparameters_are_errors(blobs, name, bad):
+    m = copy.deepcopy(blobs["model"])
+    before = snapshot(m)
+    retain = None if B.NEEDS[name] == "forget" else blobs["retain"]
+    with pytest.raises(ValueError):
+        B.RUNS[name](m, blobs["forget"], retain, None, **hp(name, **{**FAST[name], **bad}))
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items()), "changed before failing"
