@@ -24,12 +24,14 @@ import torch
 
 import toy_data
 
+from .imagebench import IMAGE_DATASETS
 from .methods import METHODS, unlearn
 from .metrics import data_bounds, evaluate
 from .models import MLP
 from .training import FIT_DEFAULTS, fit, predict_logits
 from . import scenarios
 
+DEFAULT_2D_METHODS = "jit,retrain,finetune,neggrad_plus,random_label"
 METRICS = ("acc_retain", "acc_forget", "acc_test", "mia", "js_forget", "js_test", "boundary_disagreement", "seconds")
 
 
@@ -194,13 +196,20 @@ def _fmt(vals: list[float], pct: bool) -> tuple[str, float]:
     return (f"{mean:.{digits}f} ± {std:.{digits}f}" if len(arr) > 1 else f"{mean:.{digits}f}"), mean
 
 
-def table(rows: list[dict]) -> str:
-    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain)."""
-    order = list(dict.fromkeys(r["method"] for r in rows))
-    cols = [("acc_retain", "retain acc % ↑", True), ("acc_forget", "forget acc % (→ retrain)", True),
+TABLE_2D = [("acc_retain", "retain acc % ↑", True), ("acc_forget", "forget acc % (→ retrain)", True),
             ("acc_test", "test acc % ↑", True), ("mia", "entropy MIA % (→ retrain)", True),
             ("js_forget", "JS forget (↓, vs retrain)", False), ("boundary_disagreement", "boundary disagree % ↓", True),
             ("seconds", "seconds", False)]
+
+
+def table(rows: list[dict], cols=None, gap_keys=("acc_retain", "acc_forget", "acc_test", "mia")) -> str:
+    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain).
+
+    ``cols``: (key, header, as_percent) per column (default: the 2-D columns); ``gap_keys``: the
+    columns that get the gap to retrain.
+    """
+    order = list(dict.fromkeys(r["method"] for r in rows))
+    cols = list(TABLE_2D if cols is None else cols)
     if any("audit_F" in r for r in rows):
         cols += [("audit_F", "audit F ↑ (retrain row = floor)", False), ("audit_final", "audit final ↑", False),
                  ("audit_eps_mean", "mean ε ↓", False), ("audit_ulira", "U-LiRA acc (→ 0.5)", False),
@@ -216,7 +225,7 @@ def table(rows: list[dict]) -> str:
         out = []
         for key, _, pct in cols:
             cell = cells[m, key]
-            gap_ok = key in ("acc_retain", "acc_forget", "acc_test", "mia") and m != "retrain" and ("retrain", key) in means
+            gap_ok = key in gap_keys and m != "retrain" and ("retrain", key) in means
             if gap_ok and not math.isnan(means[m, key]):
                 cell += f" ({means[m, key] - means['retrain', key]:+.1f})"
             out.append(cell)
@@ -265,16 +274,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m unlearn_core.bench", description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = p.add_argument_group("data")
-    d.add_argument("--dataset", default="moons", choices=sorted(toy_data.DATASETS))
+    d.add_argument("--dataset", default="moons", choices=sorted(toy_data.DATASETS) + list(IMAGE_DATASETS),
+                   help="a 2-D dataset, or an image dataset (digits, cifar10, cifar20, cifar100, folder)")
+    d.add_argument("--data-dir", default=None,
+                   help="images: the CIFAR 'python version' archive (.tar.gz) or its extracted folder, or the image "
+                        "folder (one subfolder per class)")
     d.add_argument("--n-samples", type=int, default=600)
     d.add_argument("--noise", type=float, default=None, help="default: the dataset's own")
     d.add_argument("--classes", type=int, default=None, help="classes (blobs, spirals, gaussian_quantiles)")
     d.add_argument("--data-seed", type=int, default=0)
     d.add_argument("--test-size", type=float, default=0.25)
     f = p.add_argument_group("what to forget")
-    f.add_argument("--setting", default="random", choices=scenarios.SETTINGS)
+    f.add_argument("--setting", default="random",
+                   help=f"2-D: one of {', '.join(scenarios.SETTINGS)}; images: full_class, sub_class, random, "
+                        "a comma list of them, or all")
+    f.add_argument("--target", default=None,
+                   help="images: the class to forget (full_class) or the fine class (sub_class), by name or index; "
+                        "a comma list runs several (default: the paper's first, or digit 3)")
     f.add_argument("--forget-class", type=int, default=None)
-    f.add_argument("--forget-count", type=int, default=20)
+    f.add_argument("--forget-count", type=int, default=None,
+                   help="random setting: how many training points (2-D default 20; images: 83 on CIFAR as the "
+                        "paper, 2%% of the training set otherwise)")
     f.add_argument("--forget-region", type=float, nargs=4, metavar=("X0", "X1", "Y0", "Y1"), default=None,
                    help="region setting: the box to forget (default: a box around ~10%% of a class)")
     f.add_argument("--forget-indices", type=_int_list, default=None,
@@ -287,9 +307,25 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--epochs", type=int, default=FIT_DEFAULTS["epochs"])
     m.add_argument("--lr", type=float, default=FIT_DEFAULTS["lr"])
     m.add_argument("--batch-size", type=int, default=FIT_DEFAULTS["batch_size"])
-    m.add_argument("--methods", default="jit,retrain,finetune,neggrad_plus,random_label")
+    m.add_argument("--methods", default=None,
+                   help="comma list (default: 2-D jit,retrain,finetune,neggrad_plus,random_label; images: all)")
     m.add_argument("--seeds", type=_int_list, default=[0, 1, 2])
     m.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    im = p.add_argument_group("image models and training")
+    im.add_argument("--model", default=None, choices=["smallcnn", "resnet18", "vgg11", "vit"],
+                    help="architecture (default: smallcnn on digits, vgg11 elsewhere)")
+    im.add_argument("--model-factory", default=None, metavar="PACKAGE.MODULE:FACTORY",
+                    help="your own model: factory(n_classes=..., in_shape=...) -> nn.Module")
+    im.add_argument("--checkpoint", default=None, metavar="PATH",
+                    help="start from this trained original (weights only; never an arbitrary pickle)")
+    im.add_argument("--train-epochs", type=int, default=None, help="override the training recipe's epochs")
+    im.add_argument("--train-lr", type=float, default=None, help="override the recipe's peak learning rate")
+    im.add_argument("--train-batch-size", type=int, default=None)
+    im.add_argument("--amp", action="store_true", help="CUDA: bf16 autocast for training")
+    im.add_argument("--out", default=None, metavar="DIR",
+                    help="images: results folder (runs/, models/, table.md, results.csv/json, gap.html); "
+                         "rerunning with the same folder resumes (default: results/DATASET-MODEL)")
+    im.add_argument("--no-plot", action="store_true", help="images: skip gap.html")
     h = p.add_argument_group("hyperparameter overrides")
     h.add_argument("--jit-sigma", type=float)
     h.add_argument("--jit-lr", type=float)
@@ -342,11 +378,20 @@ def main(argv=None) -> int:
         if args.threads < 1:
             parser.error("--threads must be >= 1")
         torch.set_num_threads(args.threads)
+    if args.dataset in IMAGE_DATASETS:
+        if args.audit:
+            parser.error("--audit runs on 2-D datasets (the ensembles are trained at once on the CPU); "
+                         "not on image datasets yet")
+        from .imagebench import run_cli
+        return run_cli(args, parser)
     if args.sweep:
         from .sweep import run_sweep
         return run_sweep(args)
     try:
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+        if args.setting not in scenarios.SETTINGS:
+            raise ValueError(f"--setting {args.setting!r} is not a 2-D setting; choose one of {', '.join(scenarios.SETTINGS)}")
+        args.forget_count = 20 if args.forget_count is None else args.forget_count
+        methods = [m.strip() for m in (args.methods or DEFAULT_2D_METHODS).split(",") if m.strip()]
         unknown = [m for m in methods if m not in METHODS]
         if unknown or not methods:
             raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}")

@@ -61,6 +61,40 @@ def entropy_mia(model: nn.Module, *, retain, forget, test) -> float:
     return float(clf.predict(e_f.reshape(-1, 1).astype(np.float64)).mean())
 
 
+def per_sample_loss(model: nn.Module, X, y) -> np.ndarray:
+    """Cross-entropy loss per sample (batched evaluation, eval mode), float64 [n]."""
+    X, y = as_xy((X, y), "data")
+    if len(X) == 0:
+        return np.zeros(0)
+    logits = predict_logits(model, X)
+    return torch.nn.functional.cross_entropy(logits.double(), y, reduction="none").numpy()
+
+
+def loss_mia(model: nn.Module, *, forget, test, n_splits: int = 10, seed: int = 0) -> float:
+    """The NeurIPS 2023 starting kit's MIA: accuracy of a loss-threshold attack telling D_f from test data.
+
+    Feature = per-sample cross-entropy; the larger of the two sets is subsampled (seeded) to the
+    size of the smaller; logistic regression scored by ``n_splits`` stratified shuffle splits
+    (10% held out). Target: the retrained model's value (about 0.5 when D_f looks like unseen data),
+    not 0. NaN when either set has fewer than 5 samples (too few to cross-validate).
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
+
+    lf = per_sample_loss(model, *forget)
+    lt = per_sample_loss(model, *test)
+    k = min(len(lf), len(lt))
+    if k < 5:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    lf = lf[rng.permutation(len(lf))[:k]]
+    lt = lt[rng.permutation(len(lt))[:k]]
+    feats = np.concatenate([lt, lf]).reshape(-1, 1)
+    labels = np.concatenate([np.zeros(k), np.ones(k)])
+    cv = StratifiedShuffleSplit(n_splits=n_splits, test_size=max(0.1, 2 / (2 * k)), random_state=seed)
+    return float(cross_val_score(LogisticRegression(), feats, labels, cv=cv, scoring="accuracy").mean())
+
+
 def js_divergence(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
     """Per-row Jensen-Shannon divergence (base 2, in [0, 1]) between probability rows p and q."""
     m = 0.5 * (p + q)

@@ -1,0 +1,497 @@
+"""Image benchmarks: the paper's settings on digits, CIFAR-10/20/100 and image folders, resumable.
+
+``python -m unlearn_core.bench --dataset digits ...`` lands here (``run_cli``). Per seed s:
+
+1. the original model: trained with the dataset's recipe and seed s (or loaded from
+   ``--checkpoint``), cached as a weights-only checkpoint under ``OUT/models/`` (resumable);
+2. per setting and target: the split (``unlearn_core.imagedata.make_split``), the retrained oracle
+   (full re-initialisation, the original recipe on the retain set; cached the same way), and each
+   method applied to the original (``unlearn``, hyperparameters from ``methods.DEFAULTS`` for the
+   architecture and setting, seed s);
+3. every finished (setting, target, seed, method) run is written atomically to
+   ``OUT/runs/<...>.json``; a rerun skips those, so a killed run loses nothing finished.
+
+Then ``OUT/results.json``, ``results.csv``, ``table.md`` (mean ± std over seeds with the gap to
+retrain) and ``gap.html`` (a plot of each method's gap to retrain). Method time excludes
+evaluation; evaluation is batched.
+
+Metrics (PAPER.md section 6; directions as EVALUATION.md asks):
+- acc_test: the whole test set. acc_retain: test images outside the forgotten (sub)class
+  (random: the whole test set). acc_forget: the forgotten class's test images (full_class), the
+  fine class's test images scored against their superclass (sub_class), the forgotten training
+  images (random). Target for acc_forget: retrain's value.
+- mia: the paper's entropy-LR MIA (share of D_f called "member"; target: retrain's value).
+- loss_mia: the NeurIPS 2023 starting kit's loss-LR attack accuracy, D_f vs test (target: retrain's, about 0.5).
+- js_forget: Jensen-Shannon divergence to the retrained model's predictions on D_f (0 = same).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .data import resolve_device
+from .imagetrain import ImageRecipe, train_images
+from .methods import METHODS, defaults_for, unlearn
+from .metrics import accuracy, entropy_mia, loss_mia, mean_js
+from .training import predict_logits
+
+IMAGE_DATASETS = ("digits", "cifar10", "cifar20", "cifar100", "folder")
+FULL_CLASS_ONLY = ("emmn", "gkt")  # the paper runs them for full-class forgetting only
+SETTINGS = ("full_class", "sub_class", "random")
+
+# The training recipe per (dataset, architecture): the original and the retrained oracle share it.
+# The paper's originals: SGD momentum 0.9, weight decay 5e-4, OneCycle (max 0.1), batch 64, VGG for
+# 210/50/25 epochs on CIFAR-100/20/10 (PAPER.md section 3). Shorter budgets here are our choices.
+RECIPES: dict[tuple[str, str], dict] = {
+    ("digits", "smallcnn"): dict(epochs=30, lr=0.05, batch_size=64, crop_pad=1, flip=False),
+    ("digits", "*"): dict(epochs=30, lr=0.05, batch_size=64, crop_pad=1, flip=False),
+    ("cifar10", "*"): dict(epochs=25, lr=0.1, batch_size=64),
+    ("cifar20", "*"): dict(epochs=50, lr=0.1, batch_size=64),
+    ("cifar100", "*"): dict(epochs=50, lr=0.1, batch_size=64),
+    ("folder", "*"): dict(epochs=30, lr=0.05, batch_size=64),
+}
+DEFAULT_MODEL = {"digits": "smallcnn", "cifar10": "vgg11", "cifar20": "vgg11", "cifar100": "vgg11", "folder": "vgg11"}
+# Default forget targets: the paper's first (rocket / its superclass) on CIFAR; digit 3 on digits.
+DEFAULT_TARGET = {("digits", "full_class"): "3", ("digits", "sub_class"): "3",
+                  ("cifar100", "full_class"): "rocket", ("cifar20", "full_class"): "vehicles_2",
+                  ("cifar20", "sub_class"): "rocket"}
+
+
+def recipe_for(dataset: str, arch: str, **overrides) -> ImageRecipe:
+    base = RECIPES.get((dataset, arch)) or RECIPES[(dataset, "*")]
+    return ImageRecipe(**dict(base, **{k: v for k, v in overrides.items() if v is not None}))
+
+
+@dataclass
+class Loaded:
+    """A dataset variant as the models see it: normalised tensors plus the raw ImageData."""
+    data: object  # unlearn_core.imagedata.ImageData
+    Xtr: torch.Tensor
+    Xte: torch.Tensor
+    variant: str  # e.g. "digits", "digits-parity", "cifar20"
+
+
+def load_variant(dataset: str, setting: str, data_dir: str | None) -> Loaded:
+    from .imagedata import load_dataset
+
+    kw = {}
+    variant = dataset
+    if dataset == "digits" and setting == "sub_class":
+        kw["labels"] = "parity"  # the digits analogue of CIFAR-20's sub-class setting
+        variant = "digits-parity"
+    data = load_dataset(dataset, data_dir=data_dir, **kw)
+    return Loaded(data, data.normalize(data.X_train), data.normalize(data.X_test), variant)
+
+
+def _atomic_json(path: str, obj) -> None:
+    from .bench import write_json
+
+    write_json(path, obj)
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text))
+
+
+def _recipe_hash(recipe: ImageRecipe) -> str:
+    return hashlib.sha1(json.dumps(recipe.to_dict(), sort_keys=True).encode()).hexdigest()[:8]
+
+
+def trained_model(loaded: Loaded, arch: str, recipe: ImageRecipe, seed: int, device, cache_dir: str,
+                  *, factory: str | None = None, retain_idx: np.ndarray | None = None, tag: str = "original",
+                  checkpoint: str | None = None, progress=None):
+    """The original (or, with ``retain_idx``, a retrained) model: cached, resumable, weights-only on disk."""
+    from .zoo import build_from_factory, build_model, load_model
+
+    d = loaded.data
+    in_shape = tuple(loaded.Xtr.shape[1:])
+    if checkpoint and retain_idx is None:
+        model = load_model(checkpoint, factory=factory, n_classes=d.n_classes, in_shape=in_shape)
+        model.fit_recipe = recipe.to_dict()
+        return model.to(resolve_device(device)).eval()
+    build = (lambda s: build_from_factory(factory, d.n_classes, in_shape, s)) if factory else \
+        (lambda s: build_model(arch, d.n_classes, in_shape, seed=s))
+    path = None
+    if cache_dir:
+        os.makedirs(cache_dir, exist_ok=True)
+        path = os.path.join(cache_dir, f"{tag}_{_slug(loaded.variant)}_{_slug(factory or arch)}_"
+                                       f"{_recipe_hash(recipe)}_seed{seed}.pt")
+    model = build(seed)
+    X, y = loaded.Xtr, d.y_train
+    if retain_idx is not None:
+        X, y = X[torch.as_tensor(retain_idx)], y[torch.as_tensor(retain_idx)]
+    meta = dict(architecture=factory or arch, dataset=loaded.variant, n_classes=d.n_classes, in_shape=list(in_shape),
+                seed=int(seed), role=tag)
+    cb = None
+    if progress is not None:
+        cb = lambda e, entry, m: progress(f"{tag} seed {seed}: epoch {e}/{recipe.epochs}")  # noqa: E731
+    train_images(model, X, y, recipe, seed=seed, device=device, checkpoint=path, resume=True,
+                 checkpoint_meta=meta, callback=cb)
+    return model
+
+
+def evaluate_images(model, loaded: Loaded, split, *, reference=None) -> dict:
+    """The setting's accuracies, both MIAs and the JS divergence to ``reference`` (see the module docstring)."""
+    d = loaded.data
+    t = lambda idx: torch.as_tensor(np.asarray(idx, dtype=np.int64))  # noqa: E731
+    Xtr, ytr, Xte, yte = loaded.Xtr, d.y_train, loaded.Xte, d.y_test
+    ftr, rtr = t(split.forget_train), t(split.retain_train)
+    forget_train = (Xtr[ftr], ytr[ftr])
+    retain_train = (Xtr[rtr], ytr[rtr])
+    test = (Xte, yte)
+    if len(split.forget_test):
+        fte = t(split.forget_test)
+        forget_eval = (Xte[fte], yte[fte])
+    else:  # random: the forgotten training images themselves
+        forget_eval = forget_train
+    rte = t(split.retain_test)
+    probe = torch.cat([Xte[:256], forget_train[0][:256]])
+    if not torch.isfinite(predict_logits(model, probe)).all():  # a diverged model: no metric means anything
+        nan = float("nan")
+        out = dict(acc_retain=nan, acc_forget=nan, acc_test=nan, acc_forget_train=nan, mia=nan, loss_mia=nan,
+                   error="diverged: the model's outputs are no longer finite (try a smaller step)")
+        if reference is not None:
+            out["js_forget"] = nan
+        return out
+    out = dict(acc_retain=accuracy(model, Xte[rte], yte[rte]), acc_forget=accuracy(model, *forget_eval),
+               acc_test=accuracy(model, *test), acc_forget_train=accuracy(model, *forget_train),
+               mia=entropy_mia(model, retain=retain_train, forget=forget_train, test=test),
+               loss_mia=loss_mia(model, forget=forget_train, test=test))
+    if reference is not None:
+        out["js_forget"] = mean_js(model, reference, forget_train[0])
+    return out
+
+
+def run_file(out_dir: str, setting: str, target, seed: int, method: str) -> str:
+    return os.path.join(out_dir, "runs", f"{setting}__{_slug(target)}__seed{seed}__{method}.json")
+
+
+def collect(out_dir: str) -> list[dict]:
+    rows = []
+    folder = os.path.join(out_dir, "runs")
+    if os.path.isdir(folder):
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".json"):
+                with open(os.path.join(folder, name)) as fh:
+                    rows.append(json.load(fh))
+    return rows
+
+
+COLUMNS = [("acc_retain", "retain acc % ↑", True), ("acc_forget", "forget acc % (→ retrain)", True),
+           ("acc_test", "test acc % ↑", True), ("mia", "entropy MIA % (→ retrain)", True),
+           ("loss_mia", "loss MIA acc % (→ retrain)", True), ("js_forget", "JS to retrain on D_f ↓", False),
+           ("seconds", "seconds", False)]
+GAP_KEYS = ("acc_retain", "acc_forget", "acc_test", "mia", "loss_mia")
+
+
+def write_outputs(rows: list[dict], out_dir: str, *, plot: bool = True) -> str:
+    """results.json / results.csv / table.md (one table per setting and target) / gap.html; returns the markdown."""
+    from .bench import table
+
+    _atomic_json(os.path.join(out_dir, "results.json"), rows)
+    keys = ["dataset", "model", "setting", "target", "seed", "method", "n_forget", *[c[0] for c in COLUMNS],
+            "acc_forget_train", "steps"]
+    tmp = os.path.join(out_dir, "results.csv.tmp")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow(r)
+    os.replace(tmp, os.path.join(out_dir, "results.csv"))
+    parts = []
+    groups = list(dict.fromkeys((r["setting"], str(r["target"])) for r in rows))
+    for setting, target in groups:
+        sub = [r for r in rows if r["setting"] == setting and str(r["target"]) == target]
+        seeds = sorted({r["seed"] for r in sub})
+        parts.append(f"**{sub[0]['dataset']} / {sub[0]['model']}, {setting}, forget {target}** "
+                     f"({sub[0]['n_forget']} training images; seeds {','.join(map(str, seeds))}; "
+                     f"mean ± std, (gap to retrain))\n\n" + table(sub, cols=COLUMNS, gap_keys=GAP_KEYS))
+    md = "\n\n".join(parts)
+    tmp = os.path.join(out_dir, "table.md.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(md + "\n")
+    os.replace(tmp, os.path.join(out_dir, "table.md"))
+    if plot and rows:
+        fig = gap_figure(rows)
+        tmp = os.path.join(out_dir, "gap.html.tmp")
+        fig.write_html(tmp, include_plotlyjs=True)
+        os.replace(tmp, os.path.join(out_dir, "gap.html"))
+    return md
+
+
+def gap_summary(rows: list[dict]) -> list[dict]:
+    """Per (setting, target, method): mean |metric - retrain's| over seeds, for each gap metric, and their mean."""
+    out = []
+    groups = list(dict.fromkeys((r["setting"], str(r["target"])) for r in rows))
+    for setting, target in groups:
+        sub = [r for r in rows if r["setting"] == setting and str(r["target"]) == target]
+        ref = {k: np.nanmean([r[k] for r in sub if r["method"] == "retrain"] or [np.nan]) for k in GAP_KEYS}
+        for m in dict.fromkeys(r["method"] for r in sub):
+            if m == "retrain":
+                continue
+            gaps = {k: abs(np.nanmean([r[k] for r in sub if r["method"] == m]) - ref[k]) * 100 for k in GAP_KEYS}
+            vals = [v for v in gaps.values() if not math.isnan(v)]
+            out.append(dict(setting=setting, target=target, method=m, **gaps,
+                            mean_gap=float(np.mean(vals)) if vals else float("nan")))
+    return out
+
+
+def gap_figure(rows: list[dict]):
+    """Plotly bar chart: each method's mean absolute gap to retrain (percentage points), per setting."""
+    import plotly.graph_objects as go
+
+    summary = gap_summary(rows)
+    fig = go.Figure()
+    for (setting, target) in dict.fromkeys((s["setting"], s["target"]) for s in summary):
+        sub = [s for s in summary if s["setting"] == setting and s["target"] == target]
+        fig.add_bar(name=f"{setting} ({target})", x=[s["method"] for s in sub], y=[s["mean_gap"] for s in sub],
+                    hovertext=[", ".join(f"{k} {s[k]:.1f}" for k in GAP_KEYS) for s in sub])
+    fig.update_layout(barmode="group", title="Mean |gap to retrain| over retain / forget / test accuracy and both "
+                                             "MIAs (percentage points; lower is closer to retraining)",
+                      yaxis_title="mean |gap| (pp)", xaxis_title="method", template="plotly_white")
+    return fig
+
+
+@dataclass
+class BenchConfig:
+    """What to run: the CLI's flags, or the app's widgets."""
+    dataset: str = "digits"
+    data_dir: str | None = None
+    model: str | None = None  # architecture (default per dataset)
+    model_factory: str | None = None  # "package.module:factory" for users' own models
+    checkpoint: str | None = None  # a trained original (weights only)
+    settings: tuple = ("full_class",)
+    targets: tuple | None = None  # class / fine-class names or indices (default per dataset and setting)
+    forget_count: int | None = None  # random setting
+    methods: tuple | None = None  # default: all
+    seeds: tuple = (0,)
+    device: str = "auto"
+    out_dir: str | None = None  # None: nothing written, nothing resumed (the app)
+    train_epochs: int | None = None
+    train_lr: float | None = None
+    train_batch_size: int | None = None
+    amp: bool = False
+    overrides: dict | None = None  # method -> hyperparameters
+
+    @property
+    def arch(self) -> str:
+        return self.model or DEFAULT_MODEL[self.dataset]
+
+
+@dataclass
+class Job:
+    setting: str
+    label: str  # the target as shown ("3", "rocket", "27 random")
+    seed: int
+    split: object  # imagedata.Split
+    loaded: Loaded
+
+
+@dataclass
+class BenchResult:
+    rows: list[dict]
+    jobs: list[Job]
+    models: dict  # (setting, label, seed) -> {method: model} (only with keep_models)
+
+
+def plan_jobs(cfg: BenchConfig) -> list[Job]:
+    """Every (setting, target, seed) job, built before any training so that bad targets fail early."""
+    from .imagedata import make_split
+
+    if cfg.dataset not in IMAGE_DATASETS:
+        raise ValueError(f"unknown image dataset {cfg.dataset!r}; choose one of {', '.join(IMAGE_DATASETS)}")
+    if cfg.dataset == "folder" and not cfg.data_dir:
+        raise ValueError("--dataset folder needs --data-dir pointing at a folder with one subfolder per class")
+    if cfg.dataset in ("cifar10", "cifar20", "cifar100") and not cfg.data_dir:
+        raise ValueError(f"--dataset {cfg.dataset} needs --data-dir: the CIFAR 'python version' archive "
+                         "(.tar.gz) or its extracted folder (nothing is downloaded)")
+    bad = [s for s in cfg.settings if s not in SETTINGS]
+    if bad or not cfg.settings:
+        raise ValueError(f"image settings are {', '.join(SETTINGS)} (or all), got {', '.join(bad) or 'none'}")
+    methods = list(cfg.methods or METHODS)
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}")
+    jobs, loaded_by = [], {}
+    for setting in cfg.settings:
+        variant = "digits-parity" if cfg.dataset == "digits" and setting == "sub_class" else cfg.dataset
+        if variant not in loaded_by:
+            loaded_by[variant] = load_variant(cfg.dataset, setting, cfg.data_dir)
+        loaded = loaded_by[variant]
+        if setting == "random":
+            targets = [None]
+        else:
+            targets = list(cfg.targets) if cfg.targets else [DEFAULT_TARGET.get((cfg.dataset, setting))]
+            if targets == [None]:
+                raise ValueError(f"--setting {setting} on {cfg.dataset} needs --target (a class name or index; "
+                                 f"classes: {', '.join(map(str, loaded.data.class_names[:20]))})")
+        for target in targets:
+            for seed in cfg.seeds:
+                split = make_split(loaded.data, setting, target, seed=seed, n_random=cfg.forget_count)
+                label = f"{len(split.forget_train)} random" if setting == "random" else str(target)
+                jobs.append(Job(setting, label, int(seed), split, loaded))
+    return jobs
+
+
+def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None] | None = None,
+                  keep_models: bool = False) -> BenchResult:
+    """Run every job of ``cfg``; with ``cfg.out_dir`` each finished run is written and a rerun resumes.
+
+    ``progress(done, total, text)`` reports after every run. Raises ValueError on bad input before
+    any training.
+    """
+    jobs = plan_jobs(cfg)
+    methods = [m for m in (cfg.methods or METHODS) if m != "retrain"]
+    arch, dev = cfg.arch, resolve_device(cfg.device)
+    overrides = cfg.overrides or {}
+    out = cfg.out_dir
+    if out:
+        os.makedirs(os.path.join(out, "runs"), exist_ok=True)
+    done_files = set(os.listdir(os.path.join(out, "runs"))) if out else set()
+    models_dir = os.path.join(out, "models") if out else None
+    names = ["original", "retrain"] + methods
+    total, count = len(jobs) * len(names), [0]
+    rows: list[dict] = []
+    kept: dict = {}
+    originals: dict = {}
+
+    def tick(text: str, n: int = 1) -> None:
+        count[0] += n
+        if progress is not None:
+            progress(count[0], total, text)
+
+    for job in jobs:
+        recipe = recipe_for(cfg.dataset, arch, epochs=cfg.train_epochs, lr=cfg.train_lr,
+                            batch_size=cfg.train_batch_size)
+        if dev.type == "cuda":
+            recipe.amp, recipe.channels_last = bool(cfg.amp), True
+        todo = [m for m in names if os.path.basename(run_file(out, job.setting, job.label, job.seed, m))
+                not in done_files] if out else list(names)
+        if out:
+            rows += [r for r in _load_runs(out, job, names) if r["method"] not in todo]
+        tick(f"{job.setting} {job.label}, seed {job.seed}: already done", len(names) - len(todo))
+        if not todo:
+            continue
+        key = (job.loaded.variant, job.seed)
+        if key not in originals:
+            if progress is not None:
+                progress(count[0], total, f"training the original model, seed {job.seed}")
+            originals[key] = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir,
+                                           factory=cfg.model_factory, checkpoint=cfg.checkpoint)
+        original = originals[key]
+        if progress is not None:
+            progress(count[0], total, f"retraining without {job.label} ({job.setting}), seed {job.seed}")
+        retrained = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir, factory=cfg.model_factory,
+                                  retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{_slug(job.label)}")
+        d = job.loaded.data
+        ft, rt = torch.as_tensor(job.split.forget_train), torch.as_tensor(job.split.retain_train)
+        forget = (job.loaded.Xtr[ft], d.y_train[ft])
+        retain = (job.loaded.Xtr[rt], d.y_train[rt])
+        base = dict(dataset=cfg.dataset, model=cfg.model_factory or arch, setting=job.setting, target=job.label,
+                    seed=job.seed, n_forget=int(len(job.split.forget_train)))
+        profile = defaults_for(arch, job.setting, dataset=cfg.dataset)
+        job_models = kept.setdefault((job.setting, job.label, job.seed), {}) if keep_models else {}
+        for m in todo:
+            if m in ("original", "retrain"):
+                # retrain's seconds: the oracle's training time, kept in its checkpoint's history.
+                model = original if m == "original" else retrained
+                secs = 0.0 if m == "original" else training_seconds(retrained)
+                steps, hp, error = 0, recipe.to_dict(), None
+            elif m in FULL_CLASS_ONLY and job.setting != "full_class":
+                model, secs, steps, hp = None, float("nan"), 0, {}
+                error = f"{m} is a full-class method (Chundawat et al.); not run in the {job.setting} setting"
+            else:
+                hp = dict(overrides.get(m, {}))
+                hp.setdefault("seed", job.seed)
+                try:
+                    res = unlearn(m, original, forget=forget, retain=retain, device=dev, profile=profile, **hp)
+                    model, secs, steps, hp, error = res.model, res.seconds, len(res.history), res.hyperparameters, None
+                except ValueError as err:  # e.g. EMMN / GKT on a setting they do not support
+                    model, secs, steps, error = None, float("nan"), 0, str(err)
+            metrics = (evaluate_images(model, job.loaded, job.split, reference=retrained) if model is not None
+                       else {k: float("nan") for k, _, _ in COLUMNS if k != "seconds"})
+            row = dict(base, method=m, seconds=secs, steps=steps, hyperparameters=hp, **metrics)
+            if error:
+                row["error"] = error
+            if out:
+                _atomic_json(run_file(out, job.setting, job.label, job.seed, m), row)
+            rows.append(row)
+            if keep_models and model is not None:
+                job_models[m] = model
+            tick(f"{m}: {job.setting} {job.label}, seed {job.seed}")
+    order = ["original", "retrain"] + methods
+    rows.sort(key=lambda r: (SETTINGS.index(r["setting"]), str(r["target"]), order.index(r["method"]), r["seed"]))
+    return BenchResult(rows, jobs, kept)
+
+
+def _load_runs(out: str, job: Job, names) -> list[dict]:
+    rows = []
+    for m in names:
+        path = run_file(out, job.setting, job.label, job.seed, m)
+        if os.path.exists(path):
+            with open(path) as fh:
+                rows.append(json.load(fh))
+    return rows
+
+
+def run_cli(args, parser) -> int:
+    """The image branch of ``python -m unlearn_core.bench`` (flags in ``bench.build_parser``)."""
+    from tqdm import tqdm
+
+    try:
+        settings = SETTINGS if args.setting == "all" else tuple(s.strip() for s in args.setting.split(","))
+        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
+        arch = args.model or DEFAULT_MODEL[args.dataset]
+        cfg = BenchConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
+                          model_factory=args.model_factory, checkpoint=args.checkpoint, settings=settings,
+                          targets=tuple(args.target.split(",")) if args.target else None,
+                          forget_count=args.forget_count, methods=methods, seeds=tuple(args.seeds),
+                          device=args.device,
+                          out_dir=args.out or os.path.join("results", f"{args.dataset}-{_slug(args.model_factory or arch)}"),
+                          train_epochs=args.train_epochs, train_lr=args.train_lr,
+                          train_batch_size=args.train_batch_size, amp=args.amp, overrides=_parse_overrides(args))
+        with tqdm(total=1, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
+            def progress(done, total, text):
+                bar.total = total
+                bar.n = done
+                bar.set_postfix_str(text[:60])
+                bar.refresh()
+            result = run_benchmark(cfg, progress=progress)
+    except ValueError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    rows = result.rows
+    md = write_outputs(rows, cfg.out_dir, plot=not args.no_plot)
+    print(md)
+    failed = sorted({(r["method"], r["error"]) for r in rows if r.get("error")})
+    for m, err in failed:
+        print(f"\n{m} did not run: {err}")
+    print("\nforget acc and both MIAs: the target is retrain's value, not 0. entropy MIA = share of D_f called "
+          "'member' (the paper's); loss MIA = loss-LR attack accuracy D_f vs test (NeurIPS 2023 kit; 50% = "
+          "indistinguishable from unseen data). Seconds exclude evaluation; retrain's are the oracle's training time.")
+    print(f"\nwrote {cfg.out_dir}/table.md, results.csv, results.json" + ("" if args.no_plot else ", gap.html"))
+    if args.json:
+        _atomic_json(args.json, rows)
+    return 0
+
+
+def training_seconds(model) -> float:
+    """Wall-clock seconds of the model's training, summed over resumed sessions (NaN if unknown)."""
+    hist = getattr(model, "fit_history", None) or []
+    return float(hist[-1].get("seconds", float("nan"))) if hist else float("nan")
+
+
+def _parse_overrides(args) -> dict[str, dict]:
+    from .bench import parse_overrides
+
+    return parse_overrides(args)

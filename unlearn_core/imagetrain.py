@@ -1,0 +1,184 @@
+"""Training image classifiers: the original recipe, reused exactly by "retrain", with checkpoints and resume.
+
+``train_images(model, X, y, recipe, seed=...)`` trains in place on *normalised* images X [n, C, H, W]
+with the recipe's optimiser (SGD with momentum and weight decay, or Adam), schedule (OneCycle, as
+the paper's originals, or constant), and training-time augmentation (random crop with padding and
+horizontal flip, per dataset; never at unlearning or evaluation time). ``fit_recipe`` is recorded on
+the model, so ``unlearn("retrain", ...)`` repeats the same recipe from a full re-initialisation.
+
+Reproducible and resumable: shuffling and augmentation draw from generators seeded with ``seed``;
+with ``checkpoint=PATH`` the model, optimiser, schedule, epoch and generator states are written
+atomically after every epoch (``unlearn_core.zoo.save_checkpoint``: tensors and plain containers
+only, loaded with ``weights_only=True``), and ``resume=True`` continues from the last finished
+epoch: a run killed and resumed ends with the same weights as an uninterrupted one (on the CPU).
+
+GPU: batches travel from pinned host memory with ``non_blocking``; ``amp`` runs the forward in
+bf16 autocast; ``channels_last`` switches convolutional models to the NHWC layout.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from .data import as_xy, resolve_device
+from .training import check_labels
+
+
+@dataclass
+class ImageRecipe:
+    """The training recipe of an image classifier (original and retrain alike)."""
+    epochs: int = 30
+    lr: float = 0.05  # the peak learning rate of OneCycle, or the constant rate
+    batch_size: int = 128
+    optimizer: str = "sgd"  # "sgd" (momentum, weight decay) or "adam"
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "onecycle"  # "onecycle" or "constant"
+    crop_pad: int = 4  # random-crop padding in pixels (0 = none)
+    flip: bool = True  # random horizontal flips (off for digits: a flipped digit is another symbol)
+    amp: bool = False  # bf16 autocast (CUDA only)
+    channels_last: bool = False
+
+    def __post_init__(self):
+        if int(self.epochs) < 0 or int(self.batch_size) < 1 or not float(self.lr) > 0:
+            raise ValueError(f"recipe needs epochs >= 0, batch_size >= 1 and lr > 0, got {self.epochs}, "
+                             f"{self.batch_size}, {self.lr}")
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"optimizer must be 'sgd' or 'adam', got {self.optimizer!r}")
+        if self.schedule not in ("onecycle", "constant"):
+            raise ValueError(f"schedule must be 'onecycle' or 'constant', got {self.schedule!r}")
+
+    def to_dict(self) -> dict:
+        return dict(asdict(self), trainer="image")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ImageRecipe":
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _optimizer(model: nn.Module, recipe: ImageRecipe) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=float(recipe.lr), momentum=float(recipe.momentum),
+                               weight_decay=float(recipe.weight_decay))
+    return torch.optim.Adam(params, lr=float(recipe.lr), weight_decay=float(recipe.weight_decay))
+
+
+def _schedule(opt, recipe: ImageRecipe, steps_per_epoch: int):
+    if recipe.schedule == "onecycle" and recipe.epochs > 0:
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(recipe.lr), epochs=int(recipe.epochs),
+                                                   steps_per_epoch=max(1, steps_per_epoch))
+    return None
+
+
+def augment_batch(x: torch.Tensor, gen: torch.Generator, crop_pad: int, flip: bool) -> torch.Tensor:
+    """Random crop (zero padding in normalised space, i.e. the mean colour) and horizontal flip, batched."""
+    from .imagedata import augment
+
+    if crop_pad <= 0 and not flip:
+        return x
+    return augment(x, gen, crop_pad=int(crop_pad), flip=bool(flip))
+
+
+def train_images(model: nn.Module, X, y, recipe: ImageRecipe | dict | None = None, *, seed: int = 0,
+                 device="auto", checkpoint: str | None = None, resume: bool = False,
+                 checkpoint_meta: dict | None = None,
+                 callback: Callable[[int, dict, nn.Module], None] | None = None) -> list[dict]:
+    """Train ``model`` in place on normalised images X [n, C, H, W] with labels y [n]; return per-epoch history.
+
+    ``callback(epoch, {"epoch", "loss", "acc", "lr", "seconds"}, model)`` runs after each epoch
+    (``seconds``: training time so far, summed over resumed sessions; checkpoint writes excluded). With
+    ``checkpoint`` the state is saved after each epoch; with ``resume`` (and an existing
+    checkpoint) training continues after its last epoch (the recipe must match the checkpoint's).
+    The model ends in eval mode on ``device`` with ``model.fit_recipe`` set.
+    """
+    from .zoo import load_checkpoint, save_checkpoint
+
+    recipe = ImageRecipe.from_dict(recipe) if isinstance(recipe, dict) else (recipe or ImageRecipe())
+    X, y = as_xy((X, y), "training images")
+    if X.ndim != 4:
+        raise ValueError(f"training images must have shape [n, C, H, W], got {tuple(X.shape)}")
+    if len(X) == 0:
+        raise ValueError("training images are empty")
+    dev = resolve_device(device)
+    if recipe.amp and dev.type != "cuda":
+        raise ValueError("amp (bf16 autocast) is offered on CUDA only; set amp=False on the CPU")
+    model.to(dev)
+    if recipe.channels_last:
+        model.to(memory_format=torch.channels_last)
+    check_labels(model, X[:1].to(dev), y.to(dev), "training labels")
+    if dev.type == "cuda":
+        X, y = X.pin_memory(), y.pin_memory()
+    n, bs = len(X), int(recipe.batch_size)
+    steps = (n + bs - 1) // bs
+    opt = _optimizer(model, recipe)
+    sched = _schedule(opt, recipe, steps)
+    order_gen = torch.Generator().manual_seed(int(seed))
+    aug_gen = torch.Generator(device=dev).manual_seed(int(seed) + 1)
+    history: list[dict] = []
+    start = 0
+    if resume and checkpoint and os.path.exists(checkpoint):
+        ck = load_checkpoint(checkpoint)
+        saved = (ck.get("extra") or {}).get("recipe")
+        if saved is not None and ImageRecipe.from_dict(saved) != recipe:
+            raise ValueError(f"cannot resume from {checkpoint}: it was trained with recipe {saved}, not {recipe.to_dict()}; "
+                             "use the same recipe or start afresh without --resume")
+        model.load_state_dict(ck["state_dict"])
+        if ck.get("optimizer"):
+            opt.load_state_dict(ck["optimizer"])
+        extra = ck.get("extra") or {}
+        if sched is not None and extra.get("scheduler"):
+            sched.load_state_dict(extra["scheduler"])
+        order_gen.set_state(extra["order_gen"])
+        aug_gen.set_state(extra["aug_gen"].to(aug_gen.get_state().device))
+        history = list(extra.get("history", []))
+        start = int((ck.get("meta") or {}).get("epoch", len(history)))
+    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if recipe.amp else contextlib.nullcontext
+    for epoch in range(start, int(recipe.epochs)):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=order_gen)
+        loss_sum = torch.zeros((), device=dev)
+        correct = torch.zeros((), device=dev, dtype=torch.int64)
+        for i in range(0, n, bs):
+            idx = order[i:i + bs]
+            xb = X[idx].to(dev, non_blocking=True)
+            yb = y[idx].to(dev, non_blocking=True)
+            xb = augment_batch(xb, aug_gen, recipe.crop_pad, recipe.flip)
+            if recipe.channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            with autocast():
+                logits = model(xb)
+                loss = F.cross_entropy(logits.float(), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+            loss_sum += loss.detach() * len(idx)
+            correct += (logits.detach().argmax(1) == yb).sum()
+        spent = (history[-1]["seconds"] if history else 0.0) + time.perf_counter() - t0
+        entry = {"epoch": epoch + 1, "loss": float(loss_sum) / n, "acc": float(correct) / n,
+                 "lr": float(opt.param_groups[0]["lr"]), "seconds": spent}
+        history.append(entry)
+        model.eval()
+        if checkpoint:
+            save_checkpoint(checkpoint, model, optimizer=opt,
+                            meta=dict(checkpoint_meta or {}, epoch=epoch + 1, epochs=int(recipe.epochs)),
+                            extra=dict(recipe=recipe.to_dict(), history=history,
+                                       scheduler=sched.state_dict() if sched is not None else None,
+                                       order_gen=order_gen.get_state(), aug_gen=aug_gen.get_state().cpu()))
+        if callback is not None:
+            callback(epoch + 1, entry, model)
+    model.eval()
+    model.fit_recipe = recipe.to_dict()
+    model.fit_history = history
+    return history
