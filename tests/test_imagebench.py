@@ -1,0 +1,216 @@
+"""Image training (checkpoints, resume), the image bench CLI end to end, resume after a kill, pretrain."""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from unlearn_core import unlearn
+from unlearn_core.imagedata import load_digits, write_fake_cifar, write_fake_folder
+from unlearn_core.imagetrain import ImageRecipe, train_images
+from unlearn_core.zoo import build_model
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY_RECIPE = ImageRecipe(epochs=4, lr=0.05, batch_size=64, crop_pad=1, flip=False)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    d = load_digits()
+    return d, d.normalize(d.X_train[:300]), d.y_train[:300]
+
+
+def run_cli(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "unlearn_core.bench", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_killed_training_resumes_to_the_same_weights(digits, tmp_path):
+    _, X, y = digits
+    straight = build_model("smallcnn", 10, (1, 8, 8), seed=0)
+    train_images(straight, X, y, TINY_RECIPE, seed=0, device="cpu")
+
+    ck = tmp_path / "ck.pt"
+    killed = build_model("smallcnn", 10, (1, 8, 8), seed=0)
+
+    class Killed(Exception):
+        pass
+
+    def stop_after_two(epoch, entry, model):
+        if epoch == 2:
+            raise Killed()
+    with pytest.raises(Killed):
+        train_images(killed, X, y, TINY_RECIPE, seed=0, device="cpu", checkpoint=str(ck), callback=stop_after_two)
+    resumed = build_model("smallcnn", 10, (1, 8, 8), seed=0)
+    hist = train_images(resumed, X, y, TINY_RECIPE, seed=0, device="cpu", checkpoint=str(ck), resume=True)
+    assert [h["epoch"] for h in hist] == [1, 2, 3, 4]
+    for k, v in straight.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+    assert resumed.fit_recipe["trainer"] == "image" and hist[-1]["seconds"] > 0
+    assert not [p for p in os.listdir(tmp_path) if p != "ck.pt"], "no temporary files left behind"
+    # a different recipe cannot silently continue that checkpoint
+    with pytest.raises(ValueError, match="cannot resume"):
+        train_images(build_model("smallcnn", 10, (1, 8, 8), seed=0), X, y,
+                     ImageRecipe(epochs=6, lr=0.05, batch_size=64, crop_pad=1, flip=False), seed=0, device="cpu",
+                     checkpoint=str(ck), resume=True)
+
+
+def test_retrain_repeats_the_image_recipe_from_scratch(digits):
+    _, X, y = digits
+    original = build_model("smallcnn", 10, (1, 8, 8), seed=0)
+    recipe = ImageRecipe(epochs=2, lr=0.05, batch_size=64, crop_pad=1, flip=False)
+    train_images(original, X, y, recipe, seed=0, device="cpu")
+    res = unlearn("retrain", original, forget=(X[:20], y[:20]), retain=(X[20:], y[20:]), device="cpu", seed=5)
+    fresh = build_model("smallcnn", 10, (1, 8, 8), seed=5)
+    train_images(fresh, X[20:], y[20:], recipe, seed=5, device="cpu")
+    for k, v in fresh.state_dict().items():
+        assert torch.equal(v, res.model.state_dict()[k]), k
+    assert len(res.history) == 2  # one entry per epoch for image recipes
+
+
+def test_bad_recipes_and_inputs_are_refused(digits):
+    _, X, y = digits
+    with pytest.raises(ValueError, match="optimizer"):
+        ImageRecipe(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="schedule"):
+        ImageRecipe(schedule="cosine")
+    with pytest.raises(ValueError, match=r"\[n, C, H, W\]"):
+        train_images(build_model("smallcnn", 10, (1, 8, 8)), X.flatten(1), y, TINY_RECIPE, device="cpu")
+    with pytest.raises(ValueError, match="CUDA only"):
+        train_images(build_model("smallcnn", 10, (1, 8, 8)), X, y, ImageRecipe(amp=True), device="cpu")
+
+
+def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path):
+    out = tmp_path / "digits"
+    args = ["--dataset", "digits", "--setting", "full_class,random", "--methods", "jit,finetune,emmn",
+            "--seeds", "0,1", "--train-epochs", "2", "--out", str(out), "--quiet", "--threads", "1",
+            "--set", "finetune.epochs=1", "--set", "emmn.max_noise_steps=2", "--set", "emmn.min_noise_steps=2",
+            "--set", "emmn.impair_epochs=1", "--set", "emmn.repair_epochs=1"]
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("table.md", "results.csv", "results.json", "gap.html"):
+        assert (out / name).exists(), name
+    rows = json.loads((out / "results.json").read_text())
+    # 2 settings x 2 seeds x (original, retrain, jit, finetune, emmn)
+    assert len(rows) == 20 and len(list((out / "runs").iterdir())) == 20
+    by = {(r["setting"], r["seed"], r["method"]): r for r in rows}
+    assert by["full_class", 0, "retrain"]["js_forget"] == 0.0 and by["full_class", 0, "retrain"]["seconds"] > 0
+    assert by["full_class", 0, "original"]["n_forget"] == 137  # every training image of digit 3
+    assert by["random", 1, "jit"]["target"] == "27 random" and by["random", 1, "jit"]["n_forget"] == 27
+    assert "full-class method" in by["random", 0, "emmn"]["error"]
+    assert "error" not in by["full_class", 0, "emmn"]
+    for r in rows:
+        for key in ("acc_retain", "acc_forget", "acc_test", "mia", "loss_mia", "seconds", "hyperparameters"):
+            assert key in r
+    assert "full_class, forget 3" in proc.stdout and "loss MIA" in proc.stdout and "emmn did not run" in proc.stdout
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("dataset,model,setting") and len(csv_lines) == 21
+
+    # Resume: delete one finished run; the rerun recomputes only that one (the others keep their files).
+    victim = out / "runs" / "full_class__3__seed1__jit.json"
+    victim.unlink()
+    stamps = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    models = {p.name: p.stat().st_mtime_ns for p in (out / "models").iterdir()}
+    proc = run_cli(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert victim.exists()
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir() if p.name != victim.name} == stamps
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "models").iterdir()} == models, "no model retrained"
+    assert len(json.loads((out / "results.json").read_text())) == 20
+
+
+def test_a_killed_bench_loses_nothing_finished(tmp_path):
+    out = tmp_path / "killed"
+    args = ["-m", "unlearn_core.bench", "--dataset", "digits", "--setting", "full_class", "--methods",
+            "jit,finetune,ssd", "--seeds", "0", "--train-epochs", "2", "--out", str(out), "--quiet", "--threads", "1",
+            "--set", "finetune.epochs=3"]
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 300
+    runs = out / "runs"
+    while time.monotonic() < deadline and proc.poll() is None:
+        if runs.exists() and len([p for p in runs.iterdir() if p.suffix == ".json"]) >= 2:
+            break
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    finished = {p.name: p.read_text() for p in runs.iterdir() if p.suffix == ".json"}
+    assert finished and all(json.loads(t)["method"] for t in finished.values()), "every written run is whole JSON"
+    assert not [p for p in runs.iterdir() if p.suffix != ".json"], "no half-written files"
+    done = run_cli(*args[2:])
+    assert done.returncode == 0, done.stderr
+    after = {p.name: p.read_text() for p in runs.iterdir()}
+    assert len(after) == 5 and all(after[name] == text for name, text in finished.items())
+
+
+def test_cifar_archive_and_image_folder_through_the_cli(tmp_path):
+    write_fake_cifar(tmp_path / "c", "cifar100", n_train=400, n_test=200, seed=0)
+    proc = run_cli("--dataset", "cifar20", "--data-dir", str(tmp_path / "c"), "--model", "smallcnn", "--setting",
+                   "sub_class", "--target", "rocket", "--methods", "jit", "--seeds", "0", "--train-epochs", "1",
+                   "--out", str(tmp_path / "o1"), "--quiet", "--threads", "1", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads((tmp_path / "o1" / "results.json").read_text())
+    assert {r["target"] for r in rows} == {"rocket"} and rows[0]["n_forget"] == 4  # 400 images cycle 100 classes
+    write_fake_folder(tmp_path / "f", classes=3, per_class=12, size=16)
+    proc = run_cli("--dataset", "folder", "--data-dir", str(tmp_path / "f"), "--model", "smallcnn", "--setting",
+                   "full_class", "--target", "0", "--methods", "jit", "--seeds", "0", "--train-epochs", "1",
+                   "--out", str(tmp_path / "o2"), "--quiet", "--threads", "1", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "o2" / "results.json").read_text())[0]["dataset"] == "folder"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--dataset", "cifar10"], "needs --data-dir"),
+    (["--dataset", "cifar10", "--data-dir", "/nonexistent"], "cifar-10-python.tar.gz"),
+    (["--dataset", "digits", "--setting", "region"], "image settings are"),
+    (["--dataset", "digits", "--setting", "full_class", "--target", "eleven"], "eleven"),
+    (["--dataset", "digits", "--methods", "jit,magic"], "unknown method"),
+    (["--dataset", "digits", "--audit", "8"], "--audit runs on 2-D datasets"),
+])
+def test_image_cli_bad_input_exits_2_with_one_line(tmp_path, args, message):
+    proc = run_cli(*args, "--seeds", "0", "--train-epochs", "1", "--out", str(tmp_path / "o"), "--quiet")
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    err = proc.stderr.strip().splitlines()
+    assert len(err) == 1 and message in err[0], proc.stderr
+    assert not (tmp_path / "o" / "models").exists(), "nothing trained before the input was checked"
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, (f"touch {os.environ.get('EVIL_MARKER', '/tmp/never')}",))
+
+
+def test_pretrain_then_bench_from_the_checkpoint_and_a_malicious_checkpoint_is_refused(tmp_path):
+    ck = tmp_path / "digits.pt"
+    cmd = [sys.executable, "-m", "unlearn_core.pretrain", "--dataset", "digits", "--epochs", "12", "--out", str(ck),
+           "--quiet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    assert "test accuracy" in proc.stdout and ck.exists()
+    stamp = ck.stat().st_mtime_ns
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)  # finished: resumes to the end
+    assert again.returncode == 0 and ck.stat().st_mtime_ns == stamp
+    proc = run_cli("--dataset", "digits", "--checkpoint", str(ck), "--setting", "full_class", "--methods", "jit",
+                   "--seeds", "0", "--train-epochs", "12", "--out", str(tmp_path / "o"), "--quiet", "--no-plot")
+    assert proc.returncode == 0, proc.stderr
+    original = [r for r in json.loads((tmp_path / "o" / "results.json").read_text()) if r["method"] == "original"][0]
+    assert original["acc_test"] > 0.6  # the checkpoint, not an untrained model
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    with open(evil, "wb") as fh:
+        os.environ["EVIL_MARKER"] = str(marker)
+        try:
+            pickle.dump({"state_dict": _Evil()}, fh)
+        finally:
+            del os.environ["EVIL_MARKER"]
+    proc = run_cli("--dataset", "digits", "--checkpoint", str(evil), "--setting", "full_class", "--methods", "jit",
+                   "--seeds", "0", "--out", str(tmp_path / "o3"), "--quiet", "--no-plot")
+    assert proc.returncode == 2 and "weights-only" in proc.stderr.lower().replace("weights only", "weights-only")
+    assert not marker.exists(), "the pickle's payload must never run"
