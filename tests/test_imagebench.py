@@ -214,3 +214,14 @@ def test_pretrain_then_bench_from_the_checkpoint_and_a_malicious_checkpoint_is_r
                    "--seeds", "0", "--out", str(tmp_path / "o3"), "--quiet", "--no-plot")
     assert proc.returncode == 2 and "weights-only" in proc.stderr.lower().replace("weights only", "weights-only")
     assert not marker.exists(), "the pickle's payload must never run"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_with_bf16_and_channels_last_and_jit_amp(digits):
+    _, X, y = digits
+    model = build_model("vgg11", 10, (1, 8, 8), seed=0)
+    recipe = ImageRecipe(epochs=2, lr=0.05, batch_size=64, crop_pad=1, flip=False, amp=True, channels_last=True)
+    hist = train_images(model, X, y, recipe, seed=0, device="cuda")
+    assert len(hist) == 2 and all(torch.isfinite(torch.tensor(h["loss"])) for h in hist)
+    res = unlearn("jit", model, forget=(X[:32], y[:32]), device="cuda", profile="vgg11/full_class", amp=True)
+    assert res.model(X[:4].cuda()).isfinite().all()
