@@ -143,7 +143,7 @@ def test_run_audit_end_to_end(small_audit):
         assert s.conf_forget.shape == (8, 6) and s.conf_retain.shape == (8, 5)
         assert s.eps.shape == (6,) and np.all((s.eps >= 0) & (s.eps <= EPSILON_CAP))
         assert np.all((s.ulira >= 0) & (s.ulira <= 1))
-        assert 0 <= s.F <= 1 and 0 <= s.acc_retain <= 1
+        assert 0 <= s.F <= 1 and 0 <= s.acc_retain <= 1 and 0 <= s.acc_test_worst <= s.acc_test
     # seeds: originals, reference retrains and floor retrains never share a member
     assert not set(res.seeds["original"]) & set(res.seeds["retrain"]) and not set(res.seeds["retrain"]) & set(res.seeds["floor"])
     # progress reaches 1 and never goes back

@@ -105,10 +105,11 @@ def test_summary_table_rows_columns_and_directions(result):
     assert list(df.index) == ["original, not unlearned (ceiling)", "retrain again (floor)", "jit", "finetune"]
     assert [c for _, c, _ in audit.COLUMNS] == list(df.columns)
     for col in df.columns:
-        assert col in ("seconds", "retain acc %", "forget acc %", "test acc %") or any(
+        assert col in ("seconds", "retain acc %", "forget acc %", "test acc %", "worst model's test acc %") or any(
             mark in col for mark in ("↑", "↓", "→ 0.5"))
     assert df.loc["jit", "forget quality F (↑, 1 = like retrain)"] == pytest.approx(result.scores["jit"].F)
     assert df.loc["jit", "test acc %"] == pytest.approx(100 * result.scores["jit"].acc_test)
+    assert df.loc["jit", "worst model's test acc %"] <= df.loc["jit", "test acc %"] + 1e-9
     assert math.isnan(df.loc["retrain again (floor)", "seconds"]) and df.loc["jit", "seconds"] > 0
     assert result.calls[-1][1] == pytest.approx(1.0) and {s for s, _ in result.calls} == {"original", "retrain", "jit",
                                                                                           "finetune"}

@@ -45,6 +45,7 @@ COLUMNS = [
     ("acc_retain", "retain acc %", 100.0),
     ("acc_forget", "forget acc %", 100.0),
     ("acc_test", "test acc %", 100.0),
+    ("acc_test_worst", "worst model's test acc %", 100.0),
     ("seconds", "seconds", 1.0),
 ]
 #: Pale (like retraining) to dark (easy to tell apart); the top is purple-black so that saturated points stand out.

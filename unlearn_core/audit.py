@@ -258,6 +258,7 @@ class Scores:
     acc_forget: float
     acc_test: float
     seconds: float  # the method on all K models (0 for floor and ceiling)
+    acc_test_worst: float = float("nan")  # the worst member's test accuracy (one diverged run shows here)
     batched: bool = True
     F: float = float("nan")
     F_retain: float = float("nan")
@@ -268,7 +269,7 @@ class Scores:
                     eps_median=float(np.median(self.eps)), ulira_acc=float(np.mean(self.ulira)),
                     retain_quality=self.F_retain, eps_retain_mean=float(np.mean(self.eps_retain)) if len(self.eps_retain) else float("nan"),
                     acc_retain=self.acc_retain, acc_forget=self.acc_forget, acc_test=self.acc_test,
-                    seconds=self.seconds)
+                    acc_test_worst=self.acc_test_worst, seconds=self.seconds)
 
 
 @dataclass
@@ -316,6 +317,8 @@ def _judge(name, role, ens: Ensemble, ref: dict, data: dict, seconds: float, bat
                acc_retain=_mean_acc(ens.logits(data["Xr"]), data["yr"]),
                acc_forget=_mean_acc(ens.logits(data["Xf"]), data["yf"]),
                acc_test=_mean_acc(ens.logits(data["Xt"]), data["yt"]), seconds=seconds, batched=batched)
+    per_member = (ens.logits(data["Xt"]).argmax(-1) == torch.as_tensor(data["yt"])).double().mean(1)
+    s.acc_test_worst = float(per_member.min())
     s.F = forget_quality(eps, K)
     s.F_retain = forget_quality(eps_r, K) if len(eps_r) else float("nan")
     s.final = final_score(s.F, s.acc_retain, ref["acc_retain"], s.acc_test, ref["acc_test"])

@@ -229,17 +229,23 @@ def write_outputs(rows: list[dict], out_dir: str, *, plot: bool = True) -> str:
     return md
 
 
+def _mean(values) -> float:
+    """Mean of the finite values (NaN for none: a method that did not run)."""
+    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
 def gap_summary(rows: list[dict]) -> list[dict]:
     """Per (setting, target, method): mean |metric - retrain's| over seeds, for each gap metric, and their mean."""
     out = []
     groups = list(dict.fromkeys((r["setting"], str(r["target"])) for r in rows))
     for setting, target in groups:
         sub = [r for r in rows if r["setting"] == setting and str(r["target"]) == target]
-        ref = {k: np.nanmean([r[k] for r in sub if r["method"] == "retrain"] or [np.nan]) for k in GAP_KEYS}
+        ref = {k: _mean([r[k] for r in sub if r["method"] == "retrain"]) for k in GAP_KEYS}
         for m in dict.fromkeys(r["method"] for r in sub):
             if m == "retrain":
                 continue
-            gaps = {k: abs(np.nanmean([r[k] for r in sub if r["method"] == m]) - ref[k]) * 100 for k in GAP_KEYS}
+            gaps = {k: abs(_mean([r[k] for r in sub if r["method"] == m]) - ref[k]) * 100 for k in GAP_KEYS}
             vals = [v for v in gaps.values() if not math.isnan(v)]
             out.append(dict(setting=setting, target=target, method=m, **gaps,
                             mean_gap=float(np.mean(vals)) if vals else float("nan")))
@@ -365,6 +371,10 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
     kept: dict = {}
     originals: dict = {}
 
+    def say(text: str) -> None:  # within a run (training epochs): the count stays, the text moves
+        if progress is not None:
+            progress(count[0], total, text)
+
     def tick(text: str, n: int = 1) -> None:
         count[0] += n
         if progress is not None:
@@ -379,7 +389,8 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
                 not in done_files] if out else list(names)
         if out:
             rows += [r for r in _load_runs(out, job, names) if r["method"] not in todo]
-        tick(f"{job.setting} {job.label}, seed {job.seed}: already done", len(names) - len(todo))
+        if len(todo) < len(names):
+            tick(f"{job.setting} {job.label}, seed {job.seed}: already done", len(names) - len(todo))
         if not todo:
             continue
         key = (job.loaded.variant, job.seed)
@@ -387,12 +398,13 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
             if progress is not None:
                 progress(count[0], total, f"training the original model, seed {job.seed}")
             originals[key] = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir,
-                                           factory=cfg.model_factory, checkpoint=cfg.checkpoint)
+                                           factory=cfg.model_factory, checkpoint=cfg.checkpoint, progress=say)
         original = originals[key]
         if progress is not None:
             progress(count[0], total, f"retraining without {job.label} ({job.setting}), seed {job.seed}")
         retrained = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir, factory=cfg.model_factory,
-                                  retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{_slug(job.label)}")
+                                  retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{_slug(job.label)}",
+                                  progress=say)
         d = job.loaded.data
         ft, rt = torch.as_tensor(job.split.forget_train), torch.as_tensor(job.split.retain_train)
         forget = (job.loaded.Xtr[ft], d.y_train[ft])
@@ -473,6 +485,11 @@ def run_cli(args, parser) -> int:
     rows = result.rows
     md = write_outputs(rows, cfg.out_dir, plot=not args.no_plot)
     print(md)
+    weak = sorted({(r["setting"], r["seed"], r["acc_test"]) for r in rows
+                   if r["method"] == "original" and r["acc_test"] < 0.5})
+    for setting, seed, acc in weak:
+        print(f"\nwarning: the original model ({setting}, seed {seed}) reaches only {100 * acc:.0f}% test accuracy: "
+              "it is undertrained, so unlearning results mean little; raise --train-epochs")
     failed = sorted({(r["method"], r["error"]) for r in rows if r.get("error")})
     for m, err in failed:
         print(f"\n{m} did not run: {err}")
