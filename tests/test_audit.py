@@ -181,3 +181,13 @@ def test_batched_and_one_by_one_audits_agree():
     for name in a.scores:
         assert np.allclose(a.scores[name].conf_forget, b.scores[name].conf_forget, atol=1e-3)
         assert a.scores[name].acc_test == b.scores[name].acc_test
+
+
+def test_a_method_that_refuses_the_forget_set_is_reported_and_the_rest_kept():
+    X, y = toy_data.make_dataset("moons", n_samples=100, seed=1)
+    Xtr, Xte, ytr, yte, _, _ = toy_data.train_test_split(X, y, seed=1)
+    rows = [int(np.flatnonzero(ytr == 0)[0]), int(np.flatnonzero(ytr == 1)[0])]  # both classes: EMMN refuses
+    res = run_audit(lambda s: MLP(2, 2, hidden=(8,), seed=s), (Xtr, ytr), rows, (Xte, yte), K=4,
+                    methods=["emmn", "jit"], recipe=dict(epochs=4), retain_sample=3)
+    assert "emmn" in res.errors and "could not run" in res.errors["emmn"]
+    assert "jit" in res.scores and "emmn" not in res.scores and res.to_dict()["errors"] == res.errors

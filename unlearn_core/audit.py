@@ -413,11 +413,12 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
                                    batched=batched, callback=lambda step, _l, m=m: report(m, 0.5), **hp)
             t1 = time.perf_counter()
             scores[m] = _judge(m, "method", res.ensemble, ref, data, res.seconds, res.batched)
-        except (ValueError, RuntimeError) as err:  # e.g. a step so large that the outputs are no longer finite
-            if not isinstance(err, ValueError) or "finite" not in str(err):
-                raise
-            errors[m] = (f"{m} could not be scored: its models' outputs on the forget set are not finite "
-                         f"(the method diverged); try a smaller step")
+        except ValueError as err:
+            if "finite" in str(err):  # a step so large that the outputs are no longer finite
+                errors[m] = (f"{m} could not be scored: its models' outputs on the forget set are not finite "
+                             f"(the method diverged); try a smaller step")
+            else:  # the method refused this forget set (e.g. EMMN / GKT when every class is forgotten)
+                errors[m] = f"{m} could not run: {err}"
             t1 = time.perf_counter()
         seconds[f"score {m}"] = time.perf_counter() - t1
         finish(m, t0, t1)
