@@ -11,11 +11,10 @@ import numpy as np
 import streamlit as st
 import torch
 
-import toy_data
-from app_pages.common import own_workspace
+from app_pages.common import forget_ids_from, forget_source, page_workspace
 from ui import audit
 from ui.canvas import figure_for
-from ui.compare import display_only, scenario_ids
+from ui.compare import display_only
 from ui.config import HYPER, NORMALIZE, method_defaults
 from unlearn_core import METHODS
 from unlearn_core.audit import epsilon_max, run_audit
@@ -41,51 +40,18 @@ st.markdown(
     "the models in a way that is easy to tell from retraining); the findings below say what this run shows.")
 
 # --- the workspace: the Playground's when it has a trained model, else our own ------------------
-ws = ss.get("workspace")
-shared = ws is not None and getattr(ws, "trained", False)
-if shared:
-    st.caption(f"Using the Playground's data and model recipe ({ws.problem.dataset}, {len(ws.train_ids)} training "
-               f"points, {ws.model_cfg.depth}x{ws.model_cfg.width} {ws.model_cfg.activation} MLP, "
-               f"{ws.model_cfg.epochs} epochs). The audit trains its own K models with that recipe; the canvas' "
-               f"background is the Playground's original model.")
-else:
-    st.caption("No trained model on the Playground yet, so this page trains its own.")
-    c1, c2, c3 = st.columns(3)
-    dataset = c1.selectbox("Dataset", list(toy_data.DATASETS), key="audit_dataset")
-    n_points = c2.slider("Points", 100, 1500, 600, step=50, key="audit_points")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="audit_seed")
-    ws = own_workspace("audit", dataset, n_samples=int(n_points), seed=int(seed))
+ws, shared = page_workspace("audit", lambda w: (
+    f"Using the Playground's data and model recipe ({w.problem.dataset}, {len(w.train_ids)} training points, "
+    f"{w.model_cfg.depth}x{w.model_cfg.width} {w.model_cfg.activation} MLP, {w.model_cfg.epochs} epochs). The audit "
+    "trains its own K models with that recipe; the canvas' background is the Playground's original model."))
 
 # --- the forget set ------------------------------------------------------------------------------
 st.subheader("What to forget")
-sources = ["selection", "forgotten", "scenario"] if shared else ["scenario"]
-counts = {"selection": len(ws.selection) if shared else 0, "forgotten": len(ws.forgotten) if shared else 0}
-labels = {"selection": f"the Playground's current selection ({counts['selection']} points)",
-          "forgotten": f"everything forgotten so far on the Playground ({counts['forgotten']} points)",
-          "scenario": "a scenario"}
-default = next((i for i, s in enumerate(sources) if counts.get(s, 1) > 0), len(sources) - 1)
-source = st.radio("Forget set", sources, index=default, format_func=labels.get, horizontal=True,
-                  key="audit_source") if len(sources) > 1 else "scenario"
-
+source = forget_source(ws, shared, "audit")
 forget_error, empty_reason = None, None
 forget_ids = np.zeros(0, np.int64)
 try:
-    if source == "selection":
-        raw = sorted(ws.selection)
-    elif source == "forgotten":
-        raw = ws.forgotten.tolist()
-    else:
-        c1, c2, c3 = st.columns(3)
-        setting = c1.selectbox("Scenario", list(audit.SCENARIOS), format_func=audit.SCENARIOS.get,
-                               key="audit_setting")
-        kw = {}
-        if setting == "region":
-            kw["forget_class"] = int(c2.number_input("Class", 0, max(0, ws.n_classes - 1), 0, key="audit_class"))
-        if setting == "random":
-            kw["forget_count"] = c2.slider("Random points", 1, 100, 20, key="audit_count")
-        scen_seed = c3.number_input("Scenario seed", 0, 10_000, 0, key="audit_scenario_seed") \
-            if setting in ("random", "region") else 0
-        raw = scenario_ids(ws, setting, seed=int(scen_seed), **kw).tolist()
+    raw = forget_ids_from(ws, source, "audit", audit.SCENARIOS)
     if len(raw) == 0:
         empty_reason = {"selection": "Nothing is selected on the Playground: select training points there, or pick "
                                      "another forget set.",

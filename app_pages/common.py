@@ -1,7 +1,11 @@
 """Streamlit pieces the pages share (the ``ui`` package itself never imports Streamlit)."""
+from typing import Callable
+
 import streamlit as st
 
+import toy_data
 from ui import report
+from ui.compare import scenario_ids
 from ui.workspace import Workspace, new_workspace
 
 
@@ -43,3 +47,53 @@ def own_workspace(prefix: str, dataset: str, *, n_samples: int, noise: float | N
             st.stop()
         held = st.session_state[f"{prefix}_ws"] = {"key": key, "ws": fresh}
     return held["ws"]
+
+
+def page_workspace(prefix: str, shared_caption: Callable[[Workspace], str]) -> tuple[Workspace, bool]:
+    """The Playground's trained workspace (shared: True, with ``shared_caption(ws)`` shown), else the
+    page's own, built from dataset / points / seed controls keyed ``{prefix}_...``."""
+    ws = st.session_state.get("workspace")
+    shared = ws is not None and getattr(ws, "trained", False)
+    if shared:
+        st.caption(shared_caption(ws))
+        return ws, True
+    st.caption("No trained model on the Playground yet, so this page trains its own.")
+    c1, c2, c3 = st.columns(3)
+    dataset = c1.selectbox("Dataset", list(toy_data.DATASETS), key=f"{prefix}_dataset")
+    n_points = c2.slider("Points", 100, 1500, 600, step=50, key=f"{prefix}_points")
+    seed = c3.number_input("Seed", 0, 10_000, 0, key=f"{prefix}_seed")
+    return own_workspace(prefix, dataset, n_samples=int(n_points), seed=int(seed)), False
+
+
+def forget_source(ws: Workspace, shared: bool, prefix: str) -> str:
+    """The forget-set choice: the Playground's selection, everything it forgot, or a scenario (the only
+    choice on a page's own workspace). Defaults to the first non-empty one."""
+    sources = ["selection", "forgotten", "scenario"] if shared else ["scenario"]
+    if len(sources) == 1:
+        return "scenario"
+    counts = {"selection": len(ws.selection), "forgotten": len(ws.forgotten)}
+    labels = {"selection": f"the Playground's current selection ({counts['selection']} points)",
+              "forgotten": f"everything forgotten so far on the Playground ({counts['forgotten']} points)",
+              "scenario": "a scenario"}
+    default = next((i for i, s in enumerate(sources) if counts.get(s, 1) > 0), len(sources) - 1)
+    return st.radio("Forget set", sources, index=default, format_func=labels.get, horizontal=True,
+                    key=f"{prefix}_source")
+
+
+def forget_ids_from(ws: Workspace, source: str, prefix: str, scenarios: dict[str, str]) -> list[int]:
+    """The global ids of ``source``; for "scenario", with its controls (scenario, class, count, seed).
+    Raises ValueError as ``scenario_ids`` does."""
+    if source == "selection":
+        return sorted(ws.selection)
+    if source == "forgotten":
+        return ws.forgotten.tolist()
+    c1, c2, c3 = st.columns(3)
+    setting = c1.selectbox("Scenario", list(scenarios), format_func=scenarios.get, key=f"{prefix}_setting")
+    kw = {}
+    if setting in ("full_class", "region"):
+        kw["forget_class"] = int(c2.number_input("Class", 0, max(0, ws.n_classes - 1), 0, key=f"{prefix}_class"))
+    if setting == "random":
+        kw["forget_count"] = c2.slider("Random points", 1, 100, 20, key=f"{prefix}_count")
+    scen_seed = c3.number_input("Scenario seed", 0, 10_000, 0, key=f"{prefix}_scenario_seed") \
+        if setting in ("random", "region") else 0
+    return scenario_ids(ws, setting, seed=int(scen_seed), **kw).tolist()

@@ -10,14 +10,13 @@ if ROOT not in sys.path:  # `streamlit run app_pages/compare.py` on its own puts
 import streamlit as st
 import torch
 
-import toy_data
 from unlearn_core import METHODS
-from app_pages.common import own_workspace
+from app_pages.common import forget_ids_from, forget_source, page_workspace
 from ui.canvas import figure_for
 from ui.config import HYPER
 from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
                         display_only, gap_figure, is_current, panel_caption, result_key, run_comparison,
-                        scenario_ids, validate_forget)
+                        validate_forget)
 from ui.workspace import Diverged
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
@@ -37,50 +36,17 @@ st.markdown(
     "train on the retained data, so compare the seconds too.")
 
 # --- the workspace: the Playground's when it has a trained model, else our own ------------------
-ws = st.session_state.get("workspace")
-shared = ws is not None and getattr(ws, "trained", False)
-if shared:
-    st.caption(f"Using the Playground's data and original model ({ws.problem.dataset}, "
-               f"{len(ws.train_ids)} training points). Every method starts from the original model, not from "
-               f"the Playground's unlearned one.")
-else:
-    st.caption("No trained model on the Playground yet, so this page trains its own.")
-    c1, c2, c3 = st.columns(3)
-    dataset = c1.selectbox("Dataset", list(toy_data.DATASETS), key="compare_dataset")
-    n_points = c2.slider("Points", 100, 1500, 600, step=50, key="compare_points")
-    seed = c3.number_input("Seed", 0, 10_000, 0, key="compare_seed")
-    ws = own_workspace("compare", dataset, n_samples=int(n_points), seed=int(seed))
+ws, shared = page_workspace("compare", lambda w: (
+    f"Using the Playground's data and original model ({w.problem.dataset}, {len(w.train_ids)} training points). "
+    "Every method starts from the original model, not from the Playground's unlearned one."))
 
 # --- the forget set ------------------------------------------------------------------------------
 st.subheader("What to forget")
-sources = ["selection", "forgotten", "scenario"] if shared else ["scenario"]
-counts = {"selection": len(ws.selection) if shared else 0, "forgotten": len(ws.forgotten) if shared else 0}
-labels = {"selection": f"the Playground's current selection ({counts['selection']} points)",
-          "forgotten": f"everything forgotten so far on the Playground ({counts['forgotten']} points)",
-          "scenario": "a scenario"}
-default = next((i for i, s in enumerate(sources) if counts.get(s, 1) > 0), len(sources) - 1)
-source = st.radio("Forget set", sources, index=default, format_func=labels.get, horizontal=True,
-                  key="compare_source") if len(sources) > 1 else "scenario"
-
+source = forget_source(ws, shared, "compare")
 forget_error = None
 forget_ids = []
 try:
-    if source == "selection":
-        forget_ids = sorted(ws.selection)
-    elif source == "forgotten":
-        forget_ids = ws.forgotten.tolist()
-    else:
-        c1, c2, c3 = st.columns(3)
-        setting = c1.selectbox("Scenario", list(SETTINGS), format_func=SETTINGS.get, key="compare_setting")
-        kw = {}
-        if setting in ("full_class", "region"):
-            kw["forget_class"] = int(c2.number_input("Class", 0, max(0, ws.n_classes - 1), 0, key="compare_class"))
-        if setting == "random":
-            kw["forget_count"] = c2.slider("Random points", 1, 100, 20, key="compare_count")
-        scen_seed = c3.number_input("Scenario seed", 0, 10_000, 0, key="compare_scenario_seed") \
-            if setting in ("random", "region") else 0
-        forget_ids = scenario_ids(ws, setting, seed=int(scen_seed), **kw).tolist()
-    forget_ids, retain_ids = validate_forget(ws, forget_ids)
+    forget_ids, retain_ids = validate_forget(ws, forget_ids_from(ws, source, "compare", SETTINGS))
 except ValueError as err:
     forget_error = str(err)
 

@@ -18,10 +18,11 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
+from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
+
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=10_000)
 
-RUN_TIMEOUT_MS = 120_000  # a script run that trains / unlearns / retrains on 2 slow cores
 CANVAS = "[data-testid='stPlotlyChart']"  # the first chart on the playground is the canvas
 PLAYGROUND_TITLE = "Forget points, watch the boundary move"
 
@@ -75,16 +76,6 @@ window.e2e = {
 """
 
 
-def settle(page: Page) -> None:
-    """Give Streamlit time to start the rerun an action caused, then wait for it to finish."""
-    page.wait_for_timeout(200)
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=RUN_TIMEOUT_MS)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=RUN_TIMEOUT_MS)
-
-
-def assert_no_exception(page: Page) -> None:
-    exc = page.locator("[data-testid='stException']")
-    assert exc.count() == 0, "Streamlit shows an exception:\n" + "\n".join(exc.all_inner_texts())
 
 
 def open_playground(page: Page, base: str, query: str) -> None:

@@ -12,20 +12,12 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
+from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
+
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=10_000)
-RUN_TIMEOUT_MS = 120_000
 
 
-def settle(page: Page) -> None:
-    page.wait_for_timeout(200)
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=RUN_TIMEOUT_MS)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=RUN_TIMEOUT_MS)
-
-
-def assert_no_exception(page: Page) -> None:
-    exc = page.locator("[data-testid='stException']")
-    assert exc.count() == 0, "Streamlit shows an exception:\n" + "\n".join(exc.all_inner_texts())
 
 
 def test_images_run_digits_shows_table_plot_and_forget_images(app_page: Page, app_url: str):
