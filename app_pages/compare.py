@@ -58,8 +58,10 @@ def method_label(m: str) -> str:
     return f"{m} (zero-shot)" if METHODS[m].needs == "forget" else f"{m} (uses {METHODS[m].needs} data)"
 
 
+# The default set runs in a few seconds; the other baselines (SCRUB, SSD, Bad Teacher, ...) are one click away.
+DEFAULT_METHODS = ["jit", "finetune", "neggrad_plus", "random_label"]
 methods = st.multiselect("Methods (retraining from scratch always runs: it is the reference)", choices,
-                         default=choices, key="compare_methods", format_func=method_label,
+                         default=[m for m in DEFAULT_METHODS if m in choices], key="compare_methods", format_func=method_label,
                          help="\n\n".join(f"**{m}**: {METHODS[m].summary}" for m in METHODS))
 jit_default = METHODS["jit"].defaults()
 jit_hp = {}
