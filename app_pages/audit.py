@@ -11,7 +11,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import forget_ids_from, forget_source, page_workspace
+from app_pages.common import forget_ids_from, forget_source, keep_latest, page_workspace
 from ui import audit
 from ui.canvas import figure_for
 from ui.compare import display_only
@@ -143,9 +143,7 @@ if run and key not in store:
         st.error(f"The audit failed and nothing was kept: {err}.{hint}")
         st.stop()
     bar.empty()
-    store[key] = result
-    while len(store) > MAX_KEPT:
-        store.pop(next(iter(store)))
+    keep_latest(store, key, result, MAX_KEPT)
 
 result = store.get(key)
 if result is None:

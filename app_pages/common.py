@@ -49,6 +49,14 @@ def own_workspace(prefix: str, dataset: str, *, n_samples: int, noise: float | N
     return held["ws"]
 
 
+def keep_latest(store: dict, key, value, limit: int) -> None:
+    """Put ``value`` under ``key`` as the newest entry of a per-session cache, dropping the oldest beyond ``limit``."""
+    store.pop(key, None)
+    store[key] = value
+    while len(store) > limit:
+        store.pop(next(iter(store)))
+
+
 def page_workspace(prefix: str, shared_caption: Callable[[Workspace], str]) -> tuple[Workspace, bool]:
     """The Playground's trained workspace (shared: True, with ``shared_caption(ws)`` shown), else the
     page's own, built from dataset / points / seed controls keyed ``{prefix}_...``."""

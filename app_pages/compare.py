@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 
 from unlearn_core import METHODS
-from app_pages.common import forget_ids_from, forget_source, page_workspace
+from app_pages.common import forget_ids_from, forget_source, keep_latest, page_workspace
 from ui.canvas import figure_for
 from ui.config import HYPER
 from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
@@ -104,10 +104,7 @@ if run:
         st.error(f"Retraining from scratch failed ({err}), so there is no reference to compare with.")
         st.stop()
     bar.empty()
-    store.pop(key, None)
-    store[key] = comp
-    while len(store) > MAX_KEPT:
-        store.pop(next(iter(store)))
+    keep_latest(store, key, comp, MAX_KEPT)
 
 comp = store.get(key)
 if not is_current(comp, ws):

@@ -8,7 +8,7 @@ import torch
 
 import toy_data
 from ui import geometry as geo
-from app_pages.common import own_workspace
+from app_pages.common import keep_latest, own_workspace
 from unlearn_core import METHODS, scenarios
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
@@ -23,9 +23,7 @@ def memo(slot: str, key: tuple, fn, keep: int = 6):
     """A small per-session cache: ``fn()`` once per key (models in keys compare by identity)."""
     store = st.session_state.setdefault(CACHE, {}).setdefault(slot, {})
     if key not in store:
-        store[key] = fn()
-        while len(store) > keep:
-            store.pop(next(iter(store)))
+        keep_latest(store, key, fn(), keep)
     return store[key]
 
 

@@ -9,6 +9,7 @@ if ROOT not in sys.path:  # `streamlit run app_pages/images.py` on its own puts 
 import streamlit as st
 import torch
 
+from app_pages.common import keep_latest
 from ui import images as im
 from unlearn_core import METHODS
 from unlearn_core.imagebench import DEFAULT_MODEL, run_benchmark
@@ -204,9 +205,7 @@ def run_section() -> None:
             st.error(f"The benchmark could not run: {err}")
             return
         bar.empty()
-        store[key] = result
-        while len(store) > MAX_KEPT:
-            store.pop(next(iter(store)))
+        keep_latest(store, key, result, MAX_KEPT)
 
     result = store.get(key)
     if result is None:

@@ -16,3 +16,11 @@ def settle(page: Page) -> None:
 def assert_no_exception(page: Page) -> None:
     exc = page.locator("[data-testid='stException']")
     assert exc.count() == 0, "Streamlit shows an exception:\n" + "\n".join(exc.all_inner_texts())
+
+
+def hover_click(page: Page, x: float, y: float) -> None:
+    """Move onto (x, y) from the upper left, pause, click: plotly selects the hovered point."""
+    page.mouse.move(x - 25, y - 25)
+    page.mouse.move(x, y, steps=4)
+    page.wait_for_timeout(150)
+    page.mouse.click(x, y)

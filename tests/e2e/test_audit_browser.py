@@ -13,7 +13,7 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
+from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, hover_click, settle  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=10_000)
@@ -88,10 +88,7 @@ def test_audit_click_a_forget_point_shows_its_histograms(app_page: Page, app_url
     for _ in range(4):  # a click can be lost (plotly.js#6898): retry
         pt = page.evaluate("window.audit.target()")
         assert pt is not None and pt["id"] != shown_before
-        page.mouse.move(pt["x"] - 25, pt["y"] - 25)
-        page.mouse.move(pt["x"], pt["y"], steps=4)  # hover first: plotly selects the hovered point
-        page.wait_for_timeout(150)
-        page.mouse.click(pt["x"], pt["y"])
+        hover_click(page, pt["x"], pt["y"])
         settle(page)
         try:
             summary = page.locator("[data-testid='stMarkdownContainer']").filter(

@@ -18,7 +18,7 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
+from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, hover_click, settle  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 expect.set_options(timeout=10_000)
@@ -104,10 +104,7 @@ def click_point(page: Page, trace_name: str, attempts: int = 4) -> int:
     for _ in range(attempts):
         pt = page.evaluate("name => window.e2e.isolatedPoint(name)", trace_name)
         assert pt is not None, f"no {trace_name!r} point drawn on the canvas: {page.evaluate('window.e2e.traceNames()')}"
-        page.mouse.move(pt["x"] - 25, pt["y"] - 25)
-        page.mouse.move(pt["x"], pt["y"], steps=4)  # hover first: plotly selects the hovered point
-        page.wait_for_timeout(150)
-        page.mouse.click(pt["x"], pt["y"])
+        hover_click(page, pt["x"], pt["y"])
         settle(page)
         try:
             expect(selected_heading(page)).to_have_text("1 point selected", timeout=5_000)
