@@ -12,7 +12,7 @@ import torch
 from app_pages.common import keep_latest
 from ui import images as im
 from unlearn_core import METHODS
-from unlearn_core.imagebench import DEFAULT_MODEL, run_benchmark
+from unlearn_core.images.bench import DEFAULT_MODEL, run_benchmark
 
 torch.set_num_threads(1)  # fair to other sessions; the digits model is small
 ss = st.session_state

@@ -32,7 +32,7 @@ from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noq
 
 from unlearn_core import MLP, scenarios  # noqa: E402
 from unlearn_core.audit import run_audit  # noqa: E402
-from unlearn_core.bench import make_problem  # noqa: E402
+from unlearn_core.problem import make_problem  # noqa: E402
 
 TARGET_S = 30.0
 TARGET_RATIO = 4.0

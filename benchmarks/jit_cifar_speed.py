@@ -3,11 +3,11 @@
 The paper's scale: a forget set of 500 images (one CIFAR-100 class), N = 25 perturbations, forget
 batches of 128 (the paper's full-class batch) and 8. Inputs are synthetic [n, 3, 32, 32] tensors
 (speed does not depend on the pixels) and the models are freshly initialised
-(``unlearn_core.zoo``). Three implementations side by side, interleaved, in one run:
+(``unlearn_core.images.zoo``). Three implementations side by side, interleaved, in one run:
 
 - sequential: the authors' style (``unlearn_core.jit_reference.jit_sequential``): N separate
   forwards per batch, noise drawn on the CPU and copied over, a host sync every step;
-- batched: ``unlearn_core.jit.jit`` in float32 (the N*B perturbed copies in one chunked no-grad
+- batched: ``unlearn_core.methods.jit.jit`` in float32 (the N*B perturbed copies in one chunked no-grad
   forward, noise drawn on the device, no syncs);
 - batched+: the same with bf16 autocast and channels_last (CUDA only).
 
@@ -34,9 +34,9 @@ import torch  # noqa: E402
 from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
 from jit_speed import timed  # noqa: E402
 
-from unlearn_core.jit import jit  # noqa: E402
+from unlearn_core.methods.jit import jit  # noqa: E402
 from unlearn_core.jit_reference import jit_sequential  # noqa: E402
-from unlearn_core.zoo import build_model  # noqa: E402
+from unlearn_core.images.zoo import build_model  # noqa: E402
 
 SIGMA, LR = 0.5, 3e-4  # the paper's VGG full-class values (speed does not depend on them)
 TARGET = 10.0

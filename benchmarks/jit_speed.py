@@ -1,4 +1,4 @@
-"""Speed of batched JiT (``unlearn_core.jit.jit``) against the sequential reference (``jit_sequential``).
+"""Speed of batched JiT (``unlearn_core.methods.jit.jit``) against the sequential reference (``jit_sequential``).
 
 Both run side by side in one process, interleaved, on the same model, forget set and
 hyperparameters: plain SGD (``normalize_step=False``), ``reduction="mean"``, eval mode, gradients
@@ -47,7 +47,7 @@ import torch  # noqa: E402
 from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
 
 import toy_data  # noqa: E402
-from unlearn_core.jit import MAX_CHUNK_ELEMENTS, _scale_for, jit  # noqa: E402
+from unlearn_core.methods.jit import MAX_CHUNK_ELEMENTS, _scale_for, jit  # noqa: E402
 from unlearn_core.jit_reference import jit_sequential  # noqa: E402
 from unlearn_core.models import MLP, SmallCNN  # noqa: E402
 from unlearn_core.training import fit, predict_logits  # noqa: E402

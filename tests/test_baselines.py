@@ -1,4 +1,4 @@
-"""The further baselines (unlearn_core.baselines): contract, determinism, forgetting, SSD details."""
+"""The further baselines (unlearn_core.methods.baselines): contract, determinism, forgetting, SSD details."""
 import copy
 import inspect
 import math
@@ -8,7 +8,7 @@ import torch
 
 import toy_data
 from unlearn_core import MLP, SmallCNN, fit
-from unlearn_core import baselines as B
+from unlearn_core.methods import baselines as B
 from unlearn_core.metrics import accuracy
 from conftest import snapshot, state_equal
 

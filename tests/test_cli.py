@@ -5,7 +5,7 @@ import sys
 import pytest
 
 import toy_data
-from unlearn_core.bench import main
+from unlearn_core.bench.cli import main
 
 TINY = ["--n-samples", "120", "--epochs", "15", "--seeds", "0,1", "--quiet", "--threads", "1",
         "--set", "finetune.epochs=2", "--set", "neggrad_plus.epochs=2", "--set", "random_label.epochs=2"]

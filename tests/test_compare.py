@@ -15,7 +15,7 @@ from ui.compare import (GAP_METRICS, METRIC_COLUMNS, boundary_figures, compariso
                         hyperparameters_for, result_key, run_comparison, scenario_ids, validate_forget)
 from ui.workspace import new_workspace
 from unlearn_core import METHODS, unlearn
-from unlearn_core.bench import choose_forget
+from unlearn_core.problem import choose_forget
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "compare.py"
 

@@ -12,7 +12,7 @@ from torch import nn
 
 from ui import geometry as geo
 from unlearn_core import scenarios
-from unlearn_core.jit import jit_loss
+from unlearn_core.methods.jit import jit_loss
 
 PAGE = Path(__file__).resolve().parent.parent / "app_pages" / "geometry.py"
 

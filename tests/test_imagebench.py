@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from unlearn_core import unlearn
-from unlearn_core.imagedata import load_digits, write_fake_cifar, write_fake_folder
-from unlearn_core.imagetrain import ImageRecipe, train_images
-from unlearn_core.zoo import build_model
+from unlearn_core.images.data import load_digits, write_fake_cifar, write_fake_folder
+from unlearn_core.images.train import ImageRecipe, train_images
+from unlearn_core.images.zoo import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_RECIPE = ImageRecipe(epochs=4, lr=0.05, batch_size=64, crop_pad=1, flip=False)
@@ -189,7 +189,7 @@ class _Evil:
 
 def test_pretrain_then_bench_from_the_checkpoint_and_a_malicious_checkpoint_is_refused(tmp_path):
     ck = tmp_path / "digits.pt"
-    cmd = [sys.executable, "-m", "unlearn_core.pretrain", "--dataset", "digits", "--epochs", "12", "--out", str(ck),
+    cmd = [sys.executable, "-m", "unlearn_core.bench.pretrain", "--dataset", "digits", "--epochs", "12", "--out", str(ck),
            "--quiet"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""unlearn_core.imagedata: loaders on generated files in the official formats, safety, settings, augmentation."""
+"""unlearn_core.images.data: loaders on generated files in the official formats, safety, settings, augmentation."""
 import os
 import pickle
 import tarfile
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core import imagedata as I
-from unlearn_core.imagedata import (CIFAR100_COARSE_CLASSES, CIFAR100_COARSE_OF_FINE, CIFAR100_FINE_CLASSES,
+from unlearn_core.images import data as I
+from unlearn_core.images.data import (CIFAR100_COARSE_CLASSES, CIFAR100_COARSE_OF_FINE, CIFAR100_FINE_CLASSES,
                                     ImageData, UnsafeFileError, augment, load_cifar, load_dataset, load_digits,
                                     load_folder, make_split, train_transform, write_fake_cifar, write_fake_folder)
 

@@ -15,9 +15,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from ui import images as im
-from unlearn_core.bench import build_parser
-from unlearn_core.imagebench import COLUMNS, GAP_KEYS, gap_summary, run_benchmark
-from unlearn_core.imagedata import PAPER_TARGETS, write_fake_cifar, write_fake_folder
+from unlearn_core.bench.cli import build_parser
+from unlearn_core.images.bench import run_benchmark
+from unlearn_core.report import IMAGE_COLUMNS as COLUMNS, IMAGE_GAP_KEYS as GAP_KEYS, gap_summary
+from unlearn_core.images.data import PAPER_TARGETS, write_fake_cifar, write_fake_folder
 from unlearn_core.training import predict_logits
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from unlearn_core import SmallCNN, jit, jit_loss, unlearn
-from unlearn_core.jit import _scale_for
+from unlearn_core.methods.jit import _scale_for
 from unlearn_core.jit_reference import jit_loss_sequential, jit_sequential
 from conftest import requires_cuda, snapshot, state_equal
 

@@ -89,7 +89,7 @@ def test_retrain_forgets_a_whole_class():
 
 
 def test_random_label_draws_wrong_labels_only():
-    from unlearn_core.methods import wrong_labels
+    from unlearn_core.methods.registry import wrong_labels
     y = torch.arange(1000) % 4
     w = wrong_labels(y, 4, seed=0)
     assert (w != y).all() and w.min() >= 0 and w.max() <= 3

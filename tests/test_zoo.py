@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from unlearn_core import SmallCNN, reinitialize, unlearn
-from unlearn_core import zoo
-from unlearn_core.zoo import (ARCHITECTURES, VGG11, CheckpointError, FactoryError, ResNet18,
+from unlearn_core.images import zoo
+from unlearn_core.images.zoo import (ARCHITECTURES, VGG11, CheckpointError, FactoryError, ResNet18,
                               UnsafeCheckpointError, ViT, build_from_factory, build_model, load_checkpoint,
                               load_factory, load_model, save_checkpoint)
 from conftest import state_equal
@@ -426,4 +426,4 @@ def test_load_factory_reports_import_time_errors(user_module):
         load_factory("zoo_broken_module:f")
     with pytest.raises(FactoryError, match="not a callable"):
         load_factory(f"{user_module}:NOT_CALLABLE")
-    assert load_factory("unlearn_core.zoo:ResNet18") is ResNet18
+    assert load_factory("unlearn_core.images.zoo:ResNet18") is ResNet18

@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from torch import nn
 
 from unlearn_core import METHODS, evaluate, unlearn
-from unlearn_core.bench import choose_forget
+from unlearn_core.problem import choose_forget
 from unlearn_core.training import FIT_DEFAULTS
 
 from .workspace import Diverged, Workspace, check_health

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - older plotly: arrays are written as li
 
 from toy_data import MAX_CSV_CLASSES, MAX_CSV_ROWS, MAX_SAMPLES
 from unlearn_core import METHODS
-from unlearn_core.bench import Problem
+from unlearn_core.problem import Problem
 from unlearn_core.models import ACTIVATIONS
 
 from .grids import GridSpec

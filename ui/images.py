@@ -1,4 +1,4 @@
-"""The Images page's pieces: the image benchmark (``unlearn_core.imagebench``) from widget values,
+"""The Images page's pieces: the image benchmark (``unlearn_core.images.bench``) from widget values,
 its table, plots and sample grid, and results files written by the CLI.
 
 No Streamlit here. The page runs exactly what ``python -m unlearn_core.bench --dataset digits ...``
@@ -30,8 +30,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import torch
 
-from unlearn_core import METHODS, imagebench, imagedata
-from unlearn_core.imagebench import COLUMNS, DEFAULT_MODEL, DEFAULT_TARGET, FULL_CLASS_ONLY, GAP_KEYS, BenchConfig
+from unlearn_core import METHODS
+from unlearn_core.images import bench as imagebench
+from unlearn_core.images import data as imagedata
+from unlearn_core.bench.plots import gap_figure as core_gap_figure
+from unlearn_core.images.bench import DEFAULT_MODEL, DEFAULT_TARGET, FULL_CLASS_ONLY, BenchConfig
+from unlearn_core.report import IMAGE_COLUMNS as COLUMNS, IMAGE_GAP_KEYS as GAP_KEYS
 from unlearn_core.training import predict_logits
 
 DATASETS = imagebench.IMAGE_DATASETS
@@ -444,7 +448,7 @@ def gap_figure(rows: list[dict], height: int = 380) -> go.Figure:
     """``imagebench.gap_figure`` (each method's mean |gap to retrain| per setting), sized for the page."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a method that never ran: a mean of nothing
-        fig = imagebench.gap_figure(rows)
+        fig = core_gap_figure(rows)
     fig.update_layout(height=height, title=dict(text="Mean |gap to retrain| over retain, forget and test accuracy "
                                                      "and both MIAs<br><sup>percentage points; lower is closer to "
                                                      "retraining from scratch</sup>"),

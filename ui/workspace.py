@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from unlearn_core import METHODS, MLP, fit, unlearn
-from unlearn_core.bench import Problem
+from unlearn_core.problem import Problem, make_problem
 from unlearn_core.training import FIT_DEFAULTS, predict_logits
 
 from .grids import GridSpec, encode
@@ -328,7 +328,6 @@ def new_workspace(dataset: str = "moons", *, n_samples: int = 600, noise: float 
                   classes: int | None = None, test_ratio: float = 0.25,
                   model_cfg: ModelConfig | None = None) -> Workspace:
     """A workspace on a generated toy_data dataset (not trained yet: call ``.train()``)."""
-    from unlearn_core.bench import make_problem
     problem = make_problem(dataset, n_samples=n_samples, noise=noise, data_seed=seed, classes=classes,
                            test_size=test_ratio)
     return Workspace(problem=problem, source="generated", model_cfg=model_cfg or ModelConfig(seed=seed))

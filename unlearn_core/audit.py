@@ -34,9 +34,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import as_xy, resolve_device
-from .ensemble import Ensemble, fit_ensemble, unlearn_ensemble
-from .methods import METHODS
+from unlearn_core.data import as_xy, resolve_device
+from unlearn_core.ensemble import Ensemble, fit_ensemble, unlearn_ensemble
+from unlearn_core.methods import METHODS
+from unlearn_core.training import FIT_DEFAULTS
 
 DELTA = 1e-5
 EPSILON_CAP = 50.0
@@ -338,8 +339,6 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
     ``batched=False`` trains and unlearns the models one at a time instead (same models, same
     scores; the speed benchmark's baseline).
     """
-    from .training import FIT_DEFAULTS
-
     K = int(K)
     if K < 4:
         raise ValueError(f"the audit needs K >= 4 models per sample (64 or more for a meaningful epsilon), got {K}")

@@ -30,11 +30,12 @@ from torch import nn
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
-from .data import as_xy, resolve_device
-from .jit import jit_loss
-from .methods import METHODS, unlearn, wrong_labels
-from .models import input_center, input_scale, reinitialize
-from .training import FIT_DEFAULTS, _check_recipe, check_labels, init_input_stats, n_outputs
+from unlearn_core.data import as_xy, resolve_device
+from unlearn_core.methods import METHODS, unlearn
+from unlearn_core.methods.jit import jit_loss
+from unlearn_core.methods.registry import wrong_labels
+from unlearn_core.models import input_center, input_scale, reinitialize
+from unlearn_core.training import FIT_DEFAULTS, check_recipe, fit, check_labels, init_input_stats, n_outputs
 
 
 def _check_stackable(model: nn.Module) -> None:
@@ -134,7 +135,7 @@ def train_ensemble(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, epochs: i
     per-step mean losses as a [steps, K] tensor. ``on_epoch(epoch, loss[K], acc[K])`` runs after
     each epoch with the members' mean training loss and accuracy.
     """
-    _check_recipe(epochs, lr, batch_size)
+    check_recipe(epochs, lr, batch_size)
     K, n, dev = len(ens), len(X), ens.device
     y2 = y.unsqueeze(0).expand(K, n) if y.ndim == 1 else y
     params = {k: v.detach().clone().requires_grad_(True) for k, v in ens.params.items()}
@@ -194,8 +195,6 @@ def fit_ensemble(make_model: Callable[[int], nn.Module], X, y, *, seeds: Sequenc
         models.append(m)
     check_labels(models[0], X, y, "training data")
     if not batched:
-        from .training import fit
-
         for i, (m, s) in enumerate(zip(models, seeds)):
             fit(m, X, y, epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay, seed=s, device=dev,
                 callback=None if callback is None else
@@ -227,7 +226,7 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float, n_samples: int
                  callback: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
     """``jit`` on every member at once, in place; member k draws its noise from a generator seeded seeds[k].
 
-    Same arguments and meaning as ``unlearn_core.jit.jit`` (eval mode, fresh gradient every step);
+    Same arguments and meaning as ``unlearn_core.methods.jit.jit`` (eval mode, fresh gradient every step);
     the authors' gradient accumulation and train-mode options are not batched (use a loop).
     Returns the per-step losses as [steps, K]; ``callback(step, losses[K])`` after every step.
     """

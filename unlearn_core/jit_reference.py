@@ -2,14 +2,14 @@
 
 N separate forward passes per batch, noise drawn on the CPU and copied to the model's device,
 Python loop over the perturbations. It computes the same loss as ``jit_loss`` for the same noise
-(a test checks this); ``unlearn_core.jit.jit`` is the fast one to use.
+(a test checks this); ``unlearn_core.methods.jit.jit`` is the fast one to use.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from .jit import _scale_for
+from unlearn_core.methods.jit import _scale_for
 
 
 def jit_loss_sequential(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale=None,

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import as_tensor, as_xy
-from .training import predict_logits
+from unlearn_core.data import as_tensor, as_xy
+from unlearn_core.training import predict_logits
 
 
 def accuracy(model: nn.Module, X, y) -> float:

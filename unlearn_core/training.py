@@ -7,8 +7,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .data import as_xy, resolve_device
-from .models import Standardize
+from unlearn_core.data import as_xy, resolve_device
+from unlearn_core.models import Standardize
 
 #: The default 2-D training recipe (Adam). ``fit`` records the recipe it used on the model as
 #: ``model.fit_recipe`` so that "retrain" can repeat it exactly.
@@ -22,7 +22,7 @@ def batches(n: int, batch_size: int, generator: torch.Generator | None, device: 
         yield order[start:start + batch_size]
 
 
-def _check_recipe(epochs: int, lr: float, batch_size: int) -> None:
+def check_recipe(epochs: int, lr: float, batch_size: int) -> None:
     if int(epochs) < 0:
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     if not (float(lr) > 0):
@@ -71,7 +71,7 @@ def fit(model: nn.Module, X, y, *, epochs: int = FIT_DEFAULTS["epochs"], lr: flo
     ``{"epoch", "loss", "acc"}`` (mean training loss and accuracy over the epoch).
     Returns the list of those entries.
     """
-    _check_recipe(epochs, lr, batch_size)
+    check_recipe(epochs, lr, batch_size)
     X, y = as_xy((X, y), "training data")
     if len(X) == 0:
         raise ValueError("training data is empty")
@@ -112,7 +112,7 @@ def train_loop(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: in
     step; ``on_epoch(epoch, mean_loss, accuracy)`` gets floats after every epoch. The model is in
     train mode during the loop and in eval mode after it.
     """
-    _check_recipe(epochs, lr, batch_size)
+    check_recipe(epochs, lr, batch_size)
     dev = X.device
     opt = torch.optim.Adam(model.parameters(), lr=float(lr), weight_decay=float(weight_decay))
     gen = torch.Generator().manual_seed(int(seed))

@@ -17,11 +17,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from . import baselines
-from .data import as_xy, resolve_device
-from .jit import jit
-from .models import reinitialize
-from .training import FIT_DEFAULTS, check_labels, init_input_stats, n_outputs, train_loop
+from unlearn_core.data import as_xy, resolve_device
+from unlearn_core.images.train import train_images
+from unlearn_core.methods import baselines
+from unlearn_core.methods.jit import jit
+from unlearn_core.models import reinitialize
+from unlearn_core.training import FIT_DEFAULTS, check_labels, init_input_stats, n_outputs, train_loop
 
 # ---------------------------------------------------------------------------------------------
 # Default hyperparameters: the one table. "toy2d" = the 2-D MLP of the teaching app, with inputs
@@ -170,8 +171,6 @@ def _run_retrain(model, forget, retain, on_step, *, epochs, lr, batch_size, weig
     """Retrain from scratch: re-initialise *every* parameter, then the original recipe on D_r."""
     saved = dict(getattr(model, "fit_recipe", {}) or {})
     if saved.get("trainer") == "image":  # an image model: its own recipe (optimiser, schedule, augmentation)
-        from .imagetrain import train_images
-
         given = dict(epochs=epochs, lr=lr, batch_size=batch_size, weight_decay=weight_decay)
         saved.update({k: v for k, v in given.items() if v is not None})
         reinitialize(model, seed)
@@ -260,7 +259,7 @@ METHODS: dict[str, Method] = {m.name: m for m in [
     Method("random_label", "retain", "Random-label (Amnesiac): train on retain plus forget with wrong labels",
            _run_random_label),
 ]}
-# The other baselines (unlearn_core.baselines): Bad Teacher, SSD, LF-SSD, SCRUB, UNSIR, EMMN, GKT.
+# The other baselines (unlearn_core.methods.baselines): Bad Teacher, SSD, LF-SSD, SCRUB, UNSIR, EMMN, GKT.
 for _name, _run in baselines.RUNS.items():
     METHODS[_name] = Method(_name, baselines.NEEDS[_name], baselines.SUMMARY[_name], _run)
 

@@ -4,7 +4,7 @@
 
 1. the original model: trained with the dataset's recipe and seed s (or loaded from
    ``--checkpoint``), cached as a weights-only checkpoint under ``OUT/models/`` (resumable);
-2. per setting and target: the split (``unlearn_core.imagedata.make_split``), the retrained oracle
+2. per setting and target: the split (``unlearn_core.images.data.make_split``), the retrained oracle
    (full re-initialisation, the original recipe on the retain set; cached the same way), and each
    method applied to the original (``unlearn``, hyperparameters from ``methods.DEFAULTS`` for the
    architecture and setting, seed s);
@@ -39,11 +39,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .data import resolve_device
-from .imagetrain import ImageRecipe, train_images
-from .methods import METHODS, defaults_for, unlearn
-from .metrics import accuracy, entropy_mia, loss_mia, mean_js
-from .training import predict_logits
+from unlearn_core.data import resolve_device
+from unlearn_core.images.data import load_dataset, make_split
+from unlearn_core.images.train import ImageRecipe, train_images
+from unlearn_core.images.zoo import build_from_factory, build_model, load_model
+from unlearn_core.methods import METHODS, defaults_for, unlearn
+from unlearn_core.metrics import accuracy, entropy_mia, loss_mia, mean_js
+from unlearn_core.report import IMAGE_COLUMNS, IMAGE_GAP_KEYS, table, write_json
+from unlearn_core.training import predict_logits
 
 IMAGE_DATASETS = ("digits", "cifar10", "cifar20", "cifar100", "folder")
 FULL_CLASS_ONLY = ("emmn", "gkt")  # the paper runs them for full-class forgetting only
@@ -75,15 +78,13 @@ def recipe_for(dataset: str, arch: str, **overrides) -> ImageRecipe:
 @dataclass
 class Loaded:
     """A dataset variant as the models see it: normalised tensors plus the raw ImageData."""
-    data: object  # unlearn_core.imagedata.ImageData
+    data: object  # unlearn_core.images.data.ImageData
     Xtr: torch.Tensor
     Xte: torch.Tensor
     variant: str  # e.g. "digits", "digits-parity", "cifar20"
 
 
 def load_variant(dataset: str, setting: str, data_dir: str | None) -> Loaded:
-    from .imagedata import load_dataset
-
     kw = {}
     variant = dataset
     if dataset == "digits" and setting == "sub_class":
@@ -93,13 +94,7 @@ def load_variant(dataset: str, setting: str, data_dir: str | None) -> Loaded:
     return Loaded(data, data.normalize(data.X_train), data.normalize(data.X_test), variant)
 
 
-def _atomic_json(path: str, obj) -> None:
-    from .bench import write_json
-
-    write_json(path, obj)
-
-
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(text))
 
 
@@ -111,8 +106,6 @@ def trained_model(loaded: Loaded, arch: str, recipe: ImageRecipe, seed: int, dev
                   *, factory: str | None = None, retain_idx: np.ndarray | None = None, tag: str = "original",
                   checkpoint: str | None = None, progress=None):
     """The original (or, with ``retain_idx``, a retrained) model: cached, resumable, weights-only on disk."""
-    from .zoo import build_from_factory, build_model, load_model
-
     d = loaded.data
     in_shape = tuple(loaded.Xtr.shape[1:])
     if checkpoint and retain_idx is None:
@@ -124,7 +117,7 @@ def trained_model(loaded: Loaded, arch: str, recipe: ImageRecipe, seed: int, dev
     path = None
     if cache_dir:
         os.makedirs(cache_dir, exist_ok=True)
-        path = os.path.join(cache_dir, f"{tag}_{_slug(loaded.variant)}_{_slug(factory or arch)}_"
+        path = os.path.join(cache_dir, f"{tag}_{slug(loaded.variant)}_{slug(factory or arch)}_"
                                        f"{_recipe_hash(recipe)}_seed{seed}.pt")
     model = build(seed)
     X, y = loaded.Xtr, d.y_train
@@ -173,7 +166,7 @@ def evaluate_images(model, loaded: Loaded, split, *, reference=None) -> dict:
 
 
 def run_file(out_dir: str, setting: str, target, seed: int, method: str) -> str:
-    return os.path.join(out_dir, "runs", f"{setting}__{_slug(target)}__seed{seed}__{method}.json")
+    return os.path.join(out_dir, "runs", f"{setting}__{slug(target)}__seed{seed}__{method}.json")
 
 
 def collect(out_dir: str) -> list[dict]:
@@ -187,19 +180,12 @@ def collect(out_dir: str) -> list[dict]:
     return rows
 
 
-COLUMNS = [("acc_retain", "retain acc % ↑", True), ("acc_forget", "forget acc % (→ retrain)", True),
-           ("acc_test", "test acc % ↑", True), ("mia", "entropy MIA % (→ retrain)", True),
-           ("loss_mia", "loss MIA acc % (→ retrain)", True), ("js_forget", "JS to retrain on D_f ↓", False),
-           ("seconds", "seconds", False)]
-GAP_KEYS = ("acc_retain", "acc_forget", "acc_test", "mia", "loss_mia")
+def write_outputs(rows: list[dict], out_dir: str) -> str:
+    """results.json / results.csv / table.md (one table per setting and target); returns the markdown.
 
-
-def write_outputs(rows: list[dict], out_dir: str, *, plot: bool = True) -> str:
-    """results.json / results.csv / table.md (one table per setting and target) / gap.html; returns the markdown."""
-    from .bench import table
-
-    _atomic_json(os.path.join(out_dir, "results.json"), rows)
-    keys = ["dataset", "model", "setting", "target", "seed", "method", "n_forget", *[c[0] for c in COLUMNS],
+    The CLI adds gap.html (``unlearn_core.bench.plots``)."""
+    write_json(os.path.join(out_dir, "results.json"), rows)
+    keys = ["dataset", "model", "setting", "target", "seed", "method", "n_forget", *[c[0] for c in IMAGE_COLUMNS],
             "acc_forget_train", "steps"]
     tmp = os.path.join(out_dir, "results.csv.tmp")
     with open(tmp, "w", newline="") as fh:
@@ -215,57 +201,13 @@ def write_outputs(rows: list[dict], out_dir: str, *, plot: bool = True) -> str:
         seeds = sorted({r["seed"] for r in sub})
         parts.append(f"**{sub[0]['dataset']} / {sub[0]['model']}, {setting}, forget {target}** "
                      f"({sub[0]['n_forget']} training images; seeds {','.join(map(str, seeds))}; "
-                     f"mean ± std, (gap to retrain))\n\n" + table(sub, cols=COLUMNS, gap_keys=GAP_KEYS))
+                     f"mean ± std, (gap to retrain))\n\n" + table(sub, cols=IMAGE_COLUMNS, gap_keys=IMAGE_GAP_KEYS))
     md = "\n\n".join(parts)
     tmp = os.path.join(out_dir, "table.md.tmp")
     with open(tmp, "w") as fh:
         fh.write(md + "\n")
     os.replace(tmp, os.path.join(out_dir, "table.md"))
-    if plot and rows:
-        fig = gap_figure(rows)
-        tmp = os.path.join(out_dir, "gap.html.tmp")
-        fig.write_html(tmp, include_plotlyjs=True)
-        os.replace(tmp, os.path.join(out_dir, "gap.html"))
     return md
-
-
-def _mean(values) -> float:
-    """Mean of the finite values (NaN for none: a method that did not run)."""
-    vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
-    return float(np.mean(vals)) if vals else float("nan")
-
-
-def gap_summary(rows: list[dict]) -> list[dict]:
-    """Per (setting, target, method): mean |metric - retrain's| over seeds, for each gap metric, and their mean."""
-    out = []
-    groups = list(dict.fromkeys((r["setting"], str(r["target"])) for r in rows))
-    for setting, target in groups:
-        sub = [r for r in rows if r["setting"] == setting and str(r["target"]) == target]
-        ref = {k: _mean([r[k] for r in sub if r["method"] == "retrain"]) for k in GAP_KEYS}
-        for m in dict.fromkeys(r["method"] for r in sub):
-            if m == "retrain":
-                continue
-            gaps = {k: abs(_mean([r[k] for r in sub if r["method"] == m]) - ref[k]) * 100 for k in GAP_KEYS}
-            vals = [v for v in gaps.values() if not math.isnan(v)]
-            out.append(dict(setting=setting, target=target, method=m, **gaps,
-                            mean_gap=float(np.mean(vals)) if vals else float("nan")))
-    return out
-
-
-def gap_figure(rows: list[dict]):
-    """Plotly bar chart: each method's mean absolute gap to retrain (percentage points), per setting."""
-    import plotly.graph_objects as go
-
-    summary = gap_summary(rows)
-    fig = go.Figure()
-    for (setting, target) in dict.fromkeys((s["setting"], s["target"]) for s in summary):
-        sub = [s for s in summary if s["setting"] == setting and s["target"] == target]
-        fig.add_bar(name=f"{setting} ({target})", x=[s["method"] for s in sub], y=[s["mean_gap"] for s in sub],
-                    hovertext=[", ".join(f"{k} {s[k]:.1f}" for k in GAP_KEYS) for s in sub])
-    fig.update_layout(barmode="group", title="Mean |gap to retrain| over retain / forget / test accuracy and both "
-                                             "MIAs (percentage points; lower is closer to retraining)",
-                      yaxis_title="mean |gap| (pp)", xaxis_title="method", template="plotly_white")
-    return fig
 
 
 @dataclass
@@ -312,8 +254,6 @@ class BenchResult:
 
 def plan_jobs(cfg: BenchConfig) -> list[Job]:
     """Every (setting, target, seed) job, built before any training so that bad targets fail early."""
-    from .imagedata import make_split
-
     if cfg.dataset not in IMAGE_DATASETS:
         raise ValueError(f"unknown image dataset {cfg.dataset!r}; choose one of {', '.join(IMAGE_DATASETS)}")
     if cfg.dataset == "folder" and not cfg.data_dir:
@@ -403,7 +343,7 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
         if progress is not None:
             progress(count[0], total, f"retraining without {job.label} ({job.setting}), seed {job.seed}")
         retrained = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir, factory=cfg.model_factory,
-                                  retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{_slug(job.label)}",
+                                  retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{slug(job.label)}",
                                   progress=say)
         d = job.loaded.data
         ft, rt = torch.as_tensor(job.split.forget_train), torch.as_tensor(job.split.retain_train)
@@ -431,12 +371,12 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
                 except ValueError as err:  # e.g. EMMN / GKT on a setting they do not support
                     model, secs, steps, error = None, float("nan"), 0, str(err)
             metrics = (evaluate_images(model, job.loaded, job.split, reference=retrained) if model is not None
-                       else {k: float("nan") for k, _, _ in COLUMNS if k != "seconds"})
+                       else {k: float("nan") for k, _, _ in IMAGE_COLUMNS if k != "seconds"})
             row = dict(base, method=m, seconds=secs, steps=steps, hyperparameters=hp, **metrics)
             if error:
                 row["error"] = error
             if out:
-                _atomic_json(run_file(out, job.setting, job.label, job.seed, m), row)
+                write_json(run_file(out, job.setting, job.label, job.seed, m), row)
             rows.append(row)
             if keep_models and model is not None:
                 job_models[m] = model
@@ -456,59 +396,7 @@ def _load_runs(out: str, job: Job, names) -> list[dict]:
     return rows
 
 
-def run_cli(args, parser) -> int:
-    """The image branch of ``python -m unlearn_core.bench`` (flags in ``bench.build_parser``)."""
-    from tqdm import tqdm
-
-    try:
-        settings = SETTINGS if args.setting == "all" else tuple(s.strip() for s in args.setting.split(","))
-        methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
-        arch = args.model or DEFAULT_MODEL[args.dataset]
-        cfg = BenchConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
-                          model_factory=args.model_factory, checkpoint=args.checkpoint, settings=settings,
-                          targets=tuple(args.target.split(",")) if args.target else None,
-                          forget_count=args.forget_count, methods=methods, seeds=tuple(args.seeds),
-                          device=args.device,
-                          out_dir=args.out or os.path.join("results", f"{args.dataset}-{_slug(args.model_factory or arch)}"),
-                          train_epochs=args.train_epochs, train_lr=args.train_lr,
-                          train_batch_size=args.train_batch_size, amp=args.amp, overrides=_parse_overrides(args))
-        with tqdm(total=1, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
-            def progress(done, total, text):
-                bar.total = total
-                bar.n = done
-                bar.set_postfix_str(text[:60])
-                bar.refresh()
-            result = run_benchmark(cfg, progress=progress)
-    except ValueError as err:
-        print(f"{parser.prog}: error: {err}", file=sys.stderr)
-        return 2
-    rows = result.rows
-    md = write_outputs(rows, cfg.out_dir, plot=not args.no_plot)
-    print(md)
-    weak = sorted({(r["setting"], r["seed"], r["acc_test"]) for r in rows
-                   if r["method"] == "original" and r["acc_test"] < 0.5})
-    for setting, seed, acc in weak:
-        print(f"\nwarning: the original model ({setting}, seed {seed}) reaches only {100 * acc:.0f}% test accuracy: "
-              "it is undertrained, so unlearning results mean little; raise --train-epochs")
-    failed = sorted({(r["method"], r["error"]) for r in rows if r.get("error")})
-    for m, err in failed:
-        print(f"\n{m} did not run: {err}")
-    print("\nforget acc and both MIAs: the target is retrain's value, not 0. entropy MIA = share of D_f called "
-          "'member' (the paper's); loss MIA = loss-LR attack accuracy D_f vs test (NeurIPS 2023 kit; 50% = "
-          "indistinguishable from unseen data). Seconds exclude evaluation; retrain's are the oracle's training time.")
-    print(f"\nwrote {cfg.out_dir}/table.md, results.csv, results.json" + ("" if args.no_plot else ", gap.html"))
-    if args.json:
-        _atomic_json(args.json, rows)
-    return 0
-
-
 def training_seconds(model) -> float:
     """Wall-clock seconds of the model's training, summed over resumed sessions (NaN if unknown)."""
     hist = getattr(model, "fit_history", None) or []
     return float(hist[-1].get("seconds", float("nan"))) if hist else float("nan")
-
-
-def _parse_overrides(args) -> dict[str, dict]:
-    from .bench import parse_overrides
-
-    return parse_overrides(args)

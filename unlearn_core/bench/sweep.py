@@ -20,8 +20,12 @@ import sys
 import numpy as np
 import torch
 
-from .methods import DEFAULTS, unlearn
-from .training import predict_logits
+from tqdm import tqdm
+
+from unlearn_core.methods import DEFAULTS, unlearn
+from unlearn_core.problem import ModelRecipe, choose_forget, make_problem, split, train_original
+from unlearn_core.report import write_json
+from unlearn_core.training import predict_logits
 
 DATASETS = ("moons", "circles", "blobs", "spirals")
 SCENARIOS = {
@@ -63,8 +67,6 @@ def judge(orig_f: float, retrain_f: float, jit_f: float, orig_r: float, jit_r: f
 
 def collect(seeds, recipe, device="cpu", progress=None, configs=None) -> list[dict]:
     """Run everything; one record per (dataset, scenario, seed, config) plus the reference rows."""
-    from .bench import choose_forget, make_problem, split, train_original
-
     configs = grid() if configs is None else configs
     base = {k: v for k, v in DEFAULTS["toy2d"]["jit"].items() if k not in ("sigma", "lr", "batch_size", "normalize_step", "seed")}
     records = []
@@ -134,9 +136,6 @@ def detail_table(cells: dict) -> str:
 
 
 def run_sweep(args) -> int:
-    from tqdm import tqdm
-    from .bench import ModelRecipe, write_json
-
     recipe = ModelRecipe(tuple(args.hidden), args.activation, args.epochs, args.lr, args.batch_size)
     configs = grid()
     n_targeted = len(DATASETS) * len(TARGETED)

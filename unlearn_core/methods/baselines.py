@@ -40,8 +40,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .models import Standardize, input_center, input_scale, reinitialize
-from .training import n_outputs, train_loop
+from unlearn_core.models import Standardize, input_center, input_scale, reinitialize
+from unlearn_core.training import n_outputs, train_loop
 
 OnStep = Callable[[int, float, nn.Module], None] | None
 

@@ -48,7 +48,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .models import input_center, input_scale
+from unlearn_core.models import input_center, input_scale
 
 #: Cap on the number of perturbed input *elements* per forward call (sets the chunk size).
 MAX_CHUNK_ELEMENTS = 1 << 22

@@ -6,7 +6,7 @@ BatchNorm's running statistics) is set by ``unlearn_core.models.reinitialize(mod
 seed gives the same weights, and "retrain" can re-initialise the whole network, backbone included
 (reference/PAPER.md section 7). Each keeps its constructor arguments in ``model.config``.
 
-    from unlearn_core.zoo import build_model, save_checkpoint, load_model
+    from unlearn_core.images.zoo import build_model, save_checkpoint, load_model
 
     model = build_model("resnet18", n_classes=10, in_shape=(3, 32, 32), seed=0)
     save_checkpoint("ckpt/resnet.pt", model, meta={"in_shape": (3, 32, 32), "dataset": "cifar10", "epoch": 30})
@@ -25,7 +25,7 @@ Architectures (``ARCHITECTURES``; parameter counts for 10 classes at the default
 
 BatchNorm and JiT. ResNet18 is the only model here with BatchNorm, and it is not configured in the paper
 (the authors' code errors for it; BN is reported to clash with the method), so its JiT sigma / lr are
-this project's choices, not the paper's. JiT (``unlearn_core.jit``) runs the model in eval mode by
+this project's choices, not the paper's. JiT (``unlearn_core.methods.jit``) runs the model in eval mode by
 default (``train_mode=False``): BN then normalises with its running statistics, every input is treated
 on its own, and the N perturbed forwards leave the running statistics untouched. In train mode (the
 authors' code, ``train_mode=True``) BN would normalise each chunk of perturbed copies by that chunk's own
@@ -71,7 +71,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .models import SmallCNN, reinitialize
+from unlearn_core.models import SmallCNN, reinitialize
 
 FORMAT = "unlearn_core.checkpoint/1"
 
@@ -240,7 +240,7 @@ class VGG11(nn.Module):
     times, and its classifier alone holds about 120M parameters. The authors trained exactly that
     (torchvision VGG11, 1000 outputs, plus Linear(1000, C)) from scratch on 32x32 images; here the
     classifier keeps its shape (Linear-ReLU-Dropout twice, then the head) at width 512. Dropout is
-    active in train mode only (JiT's default eval mode turns it off; see ``unlearn_core.jit``).
+    active in train mode only (JiT's default eval mode turns it off; see ``unlearn_core.methods.jit``).
     Initialisation: convs as torchvision (Kaiming normal, fan_out), hidden Linear layers Kaiming
     normal (fan_in; torchvision's N(0, 0.01) suits its 25088-wide input, not 512), head N(0, 0.01).
     """
@@ -789,7 +789,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
                 f"{path!r} is not a weights-only checkpoint: it contains pickled Python objects beyond tensors "
                 f"and plain values{reason}, which could run code when loaded. It was refused and nothing in it "
                 "was executed. If you trust its source, load it there and re-save the weights with "
-                "torch.save(model.state_dict(), path) or unlearn_core.zoo.save_checkpoint") from None
+                "torch.save(model.state_dict(), path) or unlearn_core.images.zoo.save_checkpoint") from None
         raise CheckpointError(f"cannot read checkpoint {path!r}: {type(e).__name__}: {str(e)[:300] or 'empty file'}. "
                               "The file is empty, truncated or not written by torch.save; save it again") from None
     if isinstance(obj, Mapping) and "format" in obj:

@@ -8,7 +8,7 @@ the model, so ``unlearn("retrain", ...)`` repeats the same recipe from a full re
 
 Reproducible and resumable: shuffling and augmentation draw from generators seeded with ``seed``;
 with ``checkpoint=PATH`` the model, optimiser, schedule, epoch and generator states are written
-atomically after every epoch (``unlearn_core.zoo.save_checkpoint``: tensors and plain containers
+atomically after every epoch (``unlearn_core.images.zoo.save_checkpoint``: tensors and plain containers
 only, loaded with ``weights_only=True``), and ``resume=True`` continues from the last finished
 epoch: a run killed and resumed ends with the same weights as an uninterrupted one (on the CPU).
 
@@ -27,8 +27,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .data import as_xy, resolve_device
-from .training import check_labels
+from unlearn_core.data import as_xy, resolve_device
+from unlearn_core.images.data import augment
+from unlearn_core.images.zoo import load_checkpoint, save_checkpoint
+from unlearn_core.training import check_labels
 
 
 @dataclass
@@ -81,8 +83,6 @@ def _schedule(opt, recipe: ImageRecipe, steps_per_epoch: int):
 
 def augment_batch(x: torch.Tensor, gen: torch.Generator, crop_pad: int, flip: bool) -> torch.Tensor:
     """Random crop (zero padding in normalised space, i.e. the mean colour) and horizontal flip, batched."""
-    from .imagedata import augment
-
     if crop_pad <= 0 and not flip:
         return x
     return augment(x, gen, crop_pad=int(crop_pad), flip=bool(flip))
@@ -100,8 +100,6 @@ def train_images(model: nn.Module, X, y, recipe: ImageRecipe | dict | None = Non
     checkpoint) training continues after its last epoch (the recipe must match the checkpoint's).
     The model ends in eval mode on ``device`` with ``model.fit_recipe`` set.
     """
-    from .zoo import load_checkpoint, save_checkpoint
-
     recipe = ImageRecipe.from_dict(recipe) if isinstance(recipe, dict) else (recipe or ImageRecipe())
     X, y = as_xy((X, y), "training images")
     if X.ndim != 4:
