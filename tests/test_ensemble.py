@@ -76,7 +76,7 @@ def test_callback_reports_member_means(data):
 @pytest.mark.parametrize("method,hp", [
     ("jit", {}),
     ("jit", dict(normalize_step="probe", batch_size=2)),
-    ("jit", dict(normalize_step=False, lr=1e-3, reduction="sum", batch_size=3, n_samples=5)),
+    ("jit", dict(normalize_step="off", lr=1e-3, reduction="sum", batch_size=3, n_samples=5)),
     ("retrain", dict(epochs=3)),
     ("finetune", dict(epochs=2)),
     ("random_label", dict(epochs=2)),

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from unlearn_core import SmallCNN, jit, jit_loss, unlearn
-from unlearn_core.methods.jit import _scale_for
+from unlearn_core.methods.jit import scale_for
 from unlearn_core.jit_reference import jit_loss_sequential, jit_sequential
 from conftest import requires_cuda, snapshot, state_equal
 
@@ -26,15 +26,15 @@ def test_batched_loss_equals_sequential_loop_on_same_noise(moons, reduction):
     model = moons["model"]
     x, _ = forget_of(moons, 7)
     noise = torch.randn(25, *x.shape, generator=torch.Generator().manual_seed(0)) * 0.3
-    scale = _scale_for(model, x)
+    scale = scale_for(model, x)
     a = jit_loss(model, x, noise, scale=scale, reduction=reduction)
     b = jit_loss_sequential(model, x, noise, scale=scale, reduction=reduction)
     torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
     # ... and the same gradient through the clean branch.
     ga = torch.autograd.grad(a, list(model.parameters()))
     gb = torch.autograd.grad(b, list(model.parameters()))
-    for u, v in zip(ga, gb):
-        torch.testing.assert_close(u, v, rtol=1e-4, atol=1e-6)
+    for u, v in zip(ga, gb):  # float32 sums in another order: about 1e-5 apart on some CPUs
+        torch.testing.assert_close(u, v, rtol=1e-4, atol=2e-5)
 
 
 def test_loss_matches_formula_by_hand():
@@ -50,7 +50,7 @@ def test_chunked_forward_equals_single_forward(moons):
     model = moons["model"]
     x, _ = forget_of(moons, 9)
     noise = torch.randn(25, *x.shape, generator=torch.Generator().manual_seed(1)) * 0.5
-    scale = _scale_for(model, x)
+    scale = scale_for(model, x)
     full = jit_loss(model, x, noise, scale=scale)
     chunked = jit_loss(model, x, noise, scale=scale, chunk_size=7)
     torch.testing.assert_close(full, chunked)
@@ -61,7 +61,7 @@ def test_full_run_matches_sequential_reference_run(moons):
     X, _ = forget_of(moons, 8)
     a, b = copy.deepcopy(moons["model"]), copy.deepcopy(moons["model"])
     # jit draws noise from a device generator; on the CPU that is the same stream as torch.Generator.
-    la = jit(a, X, sigma=0.3, n_samples=10, lr=1e-3, batch_size=2, seed=5)
+    la = jit(a, X, sigma=0.3, n_samples=10, lr=1e-3, batch_size=2, seed=5, normalize_step="off")
     lb = jit_sequential(b, X, sigma=0.3, n_samples=10, lr=1e-3, batch_size=2, seed=5)
     np.testing.assert_allclose([float(v) for v in la], lb, rtol=1e-4)
     for p, q in zip(a.parameters(), b.parameters()):
@@ -72,10 +72,10 @@ def test_loss_falls_on_the_forget_set(moons):
     model = copy.deepcopy(moons["model"])
     X, _ = forget_of(moons, 20)
     noise = torch.randn(50, *X.shape, generator=torch.Generator().manual_seed(3)) * 0.25
-    scale = _scale_for(model, X)
+    scale = scale_for(model, X)
     with torch.no_grad():
         before = float(jit_loss(model, X, noise, scale=scale))
-    jit(model, X, sigma=0.25, n_samples=25, lr=0.3, batch_size=4, normalize_step=True, epochs=3, seed=0)
+    jit(model, X, sigma=0.25, n_samples=25, lr=0.3, batch_size=4, normalize_step="first", epochs=3, seed=0)
     with torch.no_grad():
         after = float(jit_loss(model, X, noise, scale=scale))
     assert after < 0.8 * before
@@ -112,7 +112,7 @@ def test_zero_grad_per_step_vs_authors_accumulation(moons):
     gen = torch.Generator().manual_seed(0)
     n1 = torch.randn(5, 1, 2, generator=gen) * sigma
     n2 = torch.randn(5, 1, 2, generator=gen) * sigma
-    scale = _scale_for(base, X)
+    scale = scale_for(base, X)
 
     def grads(model, x, noise):
         return torch.autograd.grad(jit_loss(model, x, noise, scale=scale), list(model.parameters()))
@@ -128,8 +128,8 @@ def test_zero_grad_per_step_vs_authors_accumulation(moons):
     acc_expected = [t - lr * (a + b) for t, a, b in zip(theta1, g1, g2)]
 
     fixed, acc = copy.deepcopy(base), copy.deepcopy(base)
-    jit(fixed, X, sigma=sigma, n_samples=5, lr=lr, batch_size=1, seed=0)
-    jit(acc, X, sigma=sigma, n_samples=5, lr=lr, batch_size=1, seed=0, accumulate_grad=True)
+    jit(fixed, X, sigma=sigma, n_samples=5, lr=lr, batch_size=1, seed=0, normalize_step="off")
+    jit(acc, X, sigma=sigma, n_samples=5, lr=lr, batch_size=1, seed=0, accumulate_grad=True, normalize_step="off")
     for p, e in zip(fixed.parameters(), fixed_expected):
         torch.testing.assert_close(p.detach(), e, rtol=1e-5, atol=1e-7)
     for p, e in zip(acc.parameters(), acc_expected):
@@ -149,7 +149,7 @@ def test_normalize_step_first_step_has_length_lr(moons):
     X, _ = forget_of(moons, 1)
     m = copy.deepcopy(moons["model"])
     before = [p.detach().clone() for p in m.parameters()]
-    jit(m, X, sigma=0.25, n_samples=25, lr=0.05, normalize_step=True, seed=0)
+    jit(m, X, sigma=0.25, n_samples=25, lr=0.05, normalize_step="first", seed=0)
     assert distance(m, before) == pytest.approx(0.05, rel=1e-4)
 
 
@@ -158,9 +158,9 @@ def test_train_mode_option_uses_dropout():
     X = torch.randn(4, 2)
     a, b = copy.deepcopy(net), copy.deepcopy(net)
     torch.manual_seed(0)
-    la = jit(a, X, sigma=0.1, n_samples=5, lr=1e-3, seed=0)
+    la = jit(a, X, sigma=0.1, n_samples=5, lr=1e-3, batch_size=1, seed=0, normalize_step="off")
     torch.manual_seed(0)
-    lb = jit(b, X, sigma=0.1, n_samples=5, lr=1e-3, seed=0, train_mode=True)
+    lb = jit(b, X, sigma=0.1, n_samples=5, lr=1e-3, batch_size=1, seed=0, train_mode=True, normalize_step="off")
     # Eval mode: the loss is deterministic given the noise; train mode adds a dropout term.
     assert not torch.allclose(torch.stack(la), torch.stack(lb))
     assert not a.training and not b.training
@@ -190,7 +190,7 @@ def test_any_module_and_image_shapes():
     X = torch.randn(5, 1, 8, 8)
     before = snapshot(cnn)
     res = unlearn("jit", cnn, forget=(X, torch.zeros(5, dtype=torch.long)), device="cpu",
-                  sigma=0.5, lr=1e-3, batch_size=2, normalize_step=False)
+                  sigma=0.5, lr=1e-3, batch_size=2, normalize_step="off")
     assert len(res.history) == 3
     assert all(torch.equal(before[k], v) for k, v in cnn.state_dict().items())
     plain = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
@@ -201,9 +201,9 @@ def test_any_module_and_image_shapes():
 def test_reproduce_authors_sets_all_four_options(moons):
     X, _ = forget_of(moons, 4)
     a, b = copy.deepcopy(moons["model"]), copy.deepcopy(moons["model"])
-    jit(a, X, sigma=0.3, n_samples=5, lr=1e-5, batch_size=2, seed=0, reproduce_authors=True)
+    jit(a, X, sigma=0.3, n_samples=5, lr=1e-5, batch_size=2, seed=0, reproduce_authors=True, normalize_step="off")
     jit(b, X, sigma=0.3, n_samples=5, lr=1e-5, batch_size=2, seed=0, accumulate_grad=True, reduction="sum",
-        train_mode=True, clamp=True)
+        train_mode=True, clamp=True, normalize_step="off")
     assert state_equal(a, b)
 
 

@@ -89,7 +89,7 @@ def test_retrain_forgets_a_whole_class():
 
 
 def test_random_label_draws_wrong_labels_only():
-    from unlearn_core.methods.registry import wrong_labels
+    from unlearn_core.methods.random_label import wrong_labels
     y = torch.arange(1000) % 4
     w = wrong_labels(y, 4, seed=0)
     assert (w != y).all() and w.min() >= 0 and w.max() <= 3
@@ -127,3 +127,65 @@ def test_errors_are_clear(tiny):
         unlearn("jit", tiny["model"], forget=tiny["forget"][0])
     with pytest.raises(ValueError, match="alpha"):
         unlearn("neggrad_plus", tiny["model"], forget=tiny["forget"], retain=tiny["retain"], alpha=2.0)
+
+
+# --- the registry: one file per method, its constraints beside its defaults ------------------------
+
+def test_every_default_and_widget_satisfies_its_constraints():
+    from unlearn_core.methods import DEFAULTS
+
+    for profile, table in DEFAULTS.items():
+        assert set(table) == set(METHODS), profile
+        for name, hp in table.items():
+            assert METHODS[name].check(hp) == hp, (profile, name)
+    for name, spec in METHODS.items():
+        for key, p in spec.params.items():
+            if isinstance(p.widget, tuple):
+                lo, hi, step = p.widget
+                assert lo < hi and step > 0, (name, key)
+                p.check(name, key, lo), p.check(name, key, hi)  # the slider never offers an invalid value
+                default = spec.toy2d[key]
+                assert default is None or lo <= default <= hi, f"{name}.{key}: default {default} outside {p.widget}"
+            assert p.label or p.widget is None, f"{name}.{key} is shown in the app without a label"
+
+
+@pytest.mark.parametrize("name, key, value, message", [
+    ("jit", "sigma", 0.0, r"jit: sigma must be a number > 0, got 0.0"),
+    ("jit", "n_samples", 2.5, r"jit: n_samples must be an integer >= 1, got 2.5"),
+    ("jit", "normalize_step", False, r"jit: normalize_step must be a value one of 'off', 'first', 'probe', got False"),
+    ("jit", "clamp", "yes", r"jit: clamp must be a boolean True or False, got 'yes'"),
+    ("neggrad_plus", "alpha", 1.5, r"neggrad_plus: alpha must be a number in \[0, 1\], got 1.5"),
+    ("gkt", "threshold", 0.0, r"gkt: threshold must be a number in \(0, 1\], got 0.0"),
+    ("scrub", "max_grad_norm", float("nan"), r"scrub: max_grad_norm must be a number > 0 \(or None\), got nan"),
+])
+def test_a_bad_value_says_what_is_valid(name, key, value, message):
+    with pytest.raises(ValueError, match=message):
+        METHODS[name].check({key: value})
+
+
+def test_values_are_converted_to_their_kind():
+    assert METHODS["jit"].check({"n_samples": 5.0, "lr": 1, "chunk_size": None, "clamp": 1}) == \
+        {"n_samples": 5, "lr": 1.0, "chunk_size": None, "clamp": True}
+    assert type(METHODS["jit"].check({"lr": 1})["lr"]) is float
+
+
+def test_jit_keyword_defaults_are_the_2d_profile():
+    import inspect
+
+    from unlearn_core.methods.jit import TOY2D, jit
+
+    sig = inspect.signature(jit).parameters
+    assert {k: sig[k].default for k in TOY2D} == TOY2D
+    assert METHODS["jit"].defaults() == TOY2D
+
+
+def test_image_profiles_follow_each_method_file():
+    from unlearn_core.methods import DEFAULTS, defaults_for
+
+    assert DEFAULTS[defaults_for("vgg11", "full_class")]["jit"]["sigma"] == 0.5  # the paper's
+    assert DEFAULTS[defaults_for("mynet", "random")] == DEFAULTS["image/random"]
+    assert DEFAULTS["vgg11/full_class"]["ssd"]["alpha"] == 1.0 and DEFAULTS["vgg11/random"]["ssd"]["alpha"] == 10.0
+    assert DEFAULTS["smallcnn/random"]["bad_teacher"] == METHODS["bad_teacher"].toy2d
+    assert DEFAULTS["vgg11/random"]["bad_teacher"]["batch_size"] == 256  # the authors' budget
+    with pytest.raises(ValueError, match="image settings"):
+        defaults_for("vgg11", "region")

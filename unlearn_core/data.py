@@ -56,3 +56,11 @@ def as_xy(pair: Any, name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if len(y) and y.min() < 0:
         raise ValueError(f"{name} y holds negative labels; labels must be 0..n_classes-1")
     return X, y
+
+
+def require_forget(forget: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """The forget set as validated tensors; an empty one is an error (the one place that says so)."""
+    Xf, yf = as_xy(forget, "forget")
+    if len(Xf) == 0:
+        raise ValueError("the forget set is empty; select at least one point to forget")
+    return Xf, yf

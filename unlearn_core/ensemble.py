@@ -30,10 +30,10 @@ from torch import nn
 import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
-from unlearn_core.data import as_xy, resolve_device
+from unlearn_core.data import as_xy, require_forget, resolve_device
 from unlearn_core.methods import METHODS, unlearn
-from unlearn_core.methods.jit import jit_loss
-from unlearn_core.methods.registry import wrong_labels
+from unlearn_core.methods.jit import TOY2D as JIT_DEFAULTS, jit_loss
+from unlearn_core.methods.random_label import wrong_labels
 from unlearn_core.models import input_center, input_scale, reinitialize
 from unlearn_core.training import FIT_DEFAULTS, check_recipe, fit, check_labels, init_input_stats, n_outputs
 
@@ -220,9 +220,11 @@ def _member_norms(grads: list[torch.Tensor]) -> torch.Tensor:
     return per.norm(dim=1).clamp_min(1e-12)
 
 
-def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float, n_samples: int, lr: float, epochs: int = 1,
-                 batch_size: int = 1, normalize_step: bool | str = False, reduction: str = "mean",
-                 clamp: bool = False, seeds: Sequence[int] | None = None,
+def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float = JIT_DEFAULTS["sigma"],
+                 n_samples: int = JIT_DEFAULTS["n_samples"], lr: float = JIT_DEFAULTS["lr"],
+                 epochs: int = JIT_DEFAULTS["epochs"], batch_size: int = JIT_DEFAULTS["batch_size"],
+                 normalize_step: str = JIT_DEFAULTS["normalize_step"], reduction: str = JIT_DEFAULTS["reduction"],
+                 clamp: bool = JIT_DEFAULTS["clamp"], seeds: Sequence[int] | None = None,
                  callback: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
     """``jit`` on every member at once, in place; member k draws its noise from a generator seeded seeds[k].
 
@@ -230,12 +232,10 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float, n_samples: int
     the authors' gradient accumulation and train-mode options are not batched (use a loop).
     Returns the per-step losses as [steps, K]; ``callback(step, losses[K])`` after every step.
     """
-    if normalize_step is True:
-        normalize_step = "first"
-    if normalize_step not in (False, None, "first", "probe"):
-        raise ValueError(f"normalize_step must be False, 'first' or 'probe', got {normalize_step!r}")
-    if not float(sigma) > 0 or int(n_samples) < 1 or not float(lr) > 0 or int(epochs) < 1 or int(batch_size) < 1:
-        raise ValueError("sigma and lr must be positive, n_samples, epochs and batch_size >= 1")
+    hp = METHODS["jit"].check(dict(sigma=sigma, n_samples=n_samples, lr=lr, epochs=epochs, batch_size=batch_size,
+                                   normalize_step=normalize_step, reduction=reduction, clamp=clamp))
+    sigma, n_samples, lr, epochs, batch_size = hp["sigma"], hp["n_samples"], hp["lr"], hp["epochs"], hp["batch_size"]
+    normalize_step = hp["normalize_step"]
     K, dev = len(ens), ens.device
     seeds = ens.seeds if seeds is None else [int(s) for s in seeds]
     gens = [torch.Generator(device=dev).manual_seed(int(s)) for s in seeds]
@@ -253,7 +253,7 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float, n_samples: int
     params = {k: v.detach().clone().requires_grad_(True) for k, v in ens.params.items()}
     names = list(params)
     step_size: torch.Tensor | None = None
-    if not normalize_step:
+    if normalize_step == "off":
         step_size = torch.full((K,), float(lr), device=dev)
     elif normalize_step == "probe":
         if not (scale_key and center_key):
@@ -335,14 +335,9 @@ def unlearn_ensemble(method: str, ens: Ensemble, *, forget, retain=None, device=
     hp = spec.defaults(profile)
     if "seed" in hyperparameters:
         raise ValueError("unlearn_ensemble gives member k the seed ens.seeds[k]; do not pass seed")
-    unknown = sorted(set(hyperparameters) - set(hp))
-    if unknown:
-        raise ValueError(f"{method} has no hyperparameter(s) {', '.join(unknown)}; it takes {', '.join(sorted(hp))}")
-    hp.update(hyperparameters)
+    hp.update(spec.check(hyperparameters))
     hp.pop("seed", None)
-    Xf, yf = as_xy(forget, "forget")
-    if len(Xf) == 0:
-        raise ValueError("the forget set is empty; select at least one point to forget")
+    Xf, yf = require_forget(forget)
     if spec.needs != "forget":
         if retain is None:
             raise ValueError(f"{method} needs the retain set (retain=(X, y))")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from unlearn_core.methods.jit import _scale_for
+from unlearn_core.methods.jit import scale_for
 
 
 def jit_loss_sequential(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale=None,
@@ -31,7 +31,7 @@ def jit_sequential(model: nn.Module, X: torch.Tensor, *, sigma: float, n_samples
     """JiT with plain SGD and per-step zero_grad, one forward per perturbation, CPU noise."""
     opt = torch.optim.SGD(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    scale = _scale_for(model, X)
+    scale = scale_for(model, X)
     model.eval()
     losses = []
     for _ in range(epochs):
