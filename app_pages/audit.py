@@ -11,11 +11,12 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app_pages.common import forget_ids_from, forget_source, keep_latest, page_workspace
-from ui import audit
-from ui.canvas import figure_for
-from ui.compare import display_only
-from ui.config import HYPER, NORMALIZE, method_defaults
+from app_pages.common import forget_ids_from, forget_source, hyper_input, keep_latest, page_workspace
+from ui.state import audit
+from ui.state.config import hyper_controls, method_defaults
+from ui.views import audit as audit_views
+from ui.views.canvas import figure_for
+from ui.views.compare import display_only
 from unlearn_core import METHODS
 from unlearn_core.audit import epsilon_max, run_audit
 from unlearn_core.ensemble import BATCHED
@@ -83,16 +84,9 @@ jit_values = {}
 if "jit" in methods:
     with st.expander("JiT hyperparameters" + (" (the Playground's current settings)" if from_playground else "")):
         cols = st.columns([1] * len(audit.JIT_KNOBS) + [1.7])
-        for col, name in zip(cols, audit.JIT_KNOBS):  # the Playground's limits and help (ui.config.HYPER)
-            spec = HYPER["jit"][name]
-            kind = int if spec.integer else float
-            jit_values[name] = kind(col.number_input(
-                spec.label, kind(spec.lo), kind(spec.hi), kind(jit_base[name]), step=kind(spec.step),
-                key=f"audit_jit_{name}", help=spec.help, format=None if spec.integer else "%.4g"))
-        norm = list(NORMALIZE)
-        jit_values["normalize_step"] = cols[-1].selectbox(
-            "Step scaling", norm, index=norm.index(jit_base["normalize_step"]), format_func=NORMALIZE.get,
-            key="audit_jit_normalize_step")
+        controls = hyper_controls("jit")  # the Playground's widgets: limits and help from jit's file
+        for col, name in zip(cols, [*audit.JIT_KNOBS, "normalize_step"]):
+            jit_values[name] = hyper_input(col, controls[name], f"audit_jit_{name}", jit_base[name])
         st.caption("The other methods use their defaults (as on the Compare page).")
 overrides = {"jit": audit.jit_overrides(jit_values)} if "jit" in methods else {}
 
@@ -149,8 +143,8 @@ result = store.get(key)
 if result is None:
     st.info(f"Press **Run the audit** to train and unlearn {3 * K + K * len(methods)} models "
             f"(about {est:.0f} s).")
-    preview = figure_for(ws, ws.original, title="original model; crosses = the points to audit", height=420,
-                         show_selection=False, forgotten=forget_ids)
+    preview = figure_for(ws, ws.layers(ws.original), title="original model; crosses = the points to audit",
+                         height=420, show_selection=False, forgotten=forget_ids)
     st.plotly_chart(display_only(preview), theme=None, width="content", key="audit_preview")
     st.stop()
 
@@ -171,8 +165,9 @@ with left:
     if point is None:
         point = audit.default_point(ws, result, shown)
     ss[POINT] = point
-    fig = audit.epsilon_figure(ws, result, shown, chosen=point,
-                               title=f"ε per point under {audit.role_label(result, shown)} (K = {result.K})")
+    fig = audit_views.epsilon_figure(ws, audit.epsilon_view(ws, result, shown), ws.layers(ws.original),
+                                     chosen=point,
+                                     title=f"ε per point under {audit.role_label(result, shown)} (K = {result.K})")
     st.plotly_chart(fig, theme=None, key=CANVAS, on_select="rerun", selection_mode="points",
                     config={"displaylogo": False})
     st.caption("Big dots: the forget points, coloured by ε (pale = like retraining, dark = easy to tell; values at "
@@ -182,8 +177,8 @@ with left:
                "the right (at first, the forget point with the largest ε).")
 with right:
     view = audit.point_view(ws, result, shown, point)
-    st.plotly_chart(audit.histogram_figure(view), theme=None, key="audit_hist")
-    st.markdown(audit.point_summary(view))
+    st.plotly_chart(audit_views.histogram_figure(view), theme=None, key="audit_hist")
+    st.markdown(audit_views.point_summary(view))
     st.caption("Each histogram holds one number per model: this point's logit-scaled confidence. ε asks how well "
                "one threshold (dashed) or band (shaded yellow) separates orange from purple; grey, the original models "
                "before unlearning, shows where the method started (hollow bars).")
@@ -207,8 +202,8 @@ st.caption(
 
 st.subheader("What the numbers mean")
 with st.expander("ε, the floor and ε_max", expanded=False):
-    st.markdown(audit.explain_epsilon(result.K, result.eps_max))
+    st.markdown(audit_views.explain_epsilon(result.K, result.eps_max))
 with st.expander("Why a population MIA can say “forgotten” while this test says “not”"):
-    st.markdown(audit.EXPLAIN_POPULATION)
+    st.markdown(audit_views.EXPLAIN_POPULATION)
 with st.expander("The challenge's points, forget quality F and the final score"):
-    st.markdown(audit.explain_score(result.K, result.eps_max))
+    st.markdown(audit_views.explain_score(result.K, result.eps_max))

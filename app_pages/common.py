@@ -4,9 +4,11 @@ from typing import Callable
 import streamlit as st
 
 import toy_data
-from ui import report
-from ui.compare import scenario_ids
-from ui.workspace import Workspace, new_workspace
+from ui.state.compare import scenario_ids
+from ui.state.config import Control
+from ui.state.workspace import Workspace, new_workspace
+from ui.views.curves import loss_curve
+from unlearn_core.problem import DATA_DEFAULTS
 
 
 def train_with_progress(ws: Workspace, *, curve: bool = True) -> None:
@@ -22,8 +24,8 @@ def train_with_progress(ws: Workspace, *, curve: bool = True) -> None:
         bar.progress(epoch / epochs, text=f"Training: epoch {epoch} of {epochs}, loss {entry['loss']:.3f}, "
                                           f"accuracy {100 * entry['acc']:.1f}%")
         if curve and epoch % max(1, epochs // 8) == 0:
-            chart.plotly_chart(report.loss_curve(history, title="Training", x="epoch", ys=("loss", "acc"),
-                                                 x_title="epoch", height=220), theme=None)
+            chart.plotly_chart(loss_curve(history, title="Training", x="epoch", ys=("loss", "acc"),
+                                          x_title="epoch", height=220), theme=None)
 
     try:
         ws.train(callback=on_epoch)
@@ -68,7 +70,7 @@ def page_workspace(prefix: str, shared_caption: Callable[[Workspace], str]) -> t
     st.caption("No trained model on the Playground yet, so this page trains its own.")
     c1, c2, c3 = st.columns(3)
     dataset = c1.selectbox("Dataset", list(toy_data.DATASETS), key=f"{prefix}_dataset")
-    n_points = c2.slider("Points", 100, 1500, 600, step=50, key=f"{prefix}_points")
+    n_points = c2.slider("Points", 100, 1500, DATA_DEFAULTS["n_samples"], step=50, key=f"{prefix}_points")
     seed = c3.number_input("Seed", 0, 10_000, 0, key=f"{prefix}_seed")
     return own_workspace(prefix, dataset, n_samples=int(n_points), seed=int(seed)), False
 
@@ -105,3 +107,25 @@ def forget_ids_from(ws: Workspace, source: str, prefix: str, scenarios: dict[str
     scen_seed = c3.number_input("Scenario seed", 0, 10_000, 0, key=f"{prefix}_scenario_seed") \
         if setting in ("random", "region") else 0
     return scenario_ids(ws, setting, seed=int(scen_seed), **kw).tolist()
+
+
+def hyper_input(where, control: Control, key: str, value=None):
+    """The widget of one method hyperparameter (``ui.state.config.hyper_controls``) in ``where`` (``st``,
+    the sidebar or a column), keyed ``key``; ``value`` is its initial value (None: the value already in
+    session state under ``key``). Returns the widget's value."""
+    kw = dict(key=key, help=control.help or None)
+    if control.kind == "choice":
+        options = list(control.choices)
+        if value is not None:
+            kw["index"] = options.index(value)
+        return where.selectbox(control.label, options, format_func=control.choice_label, **kw)
+    if control.kind == "bool":
+        if value is not None:
+            kw["value"] = bool(value)
+        return where.checkbox(control.label, **kw)
+    kind = int if control.integer else float
+    if value is not None:
+        kw["value"] = kind(value)
+    if not control.integer:
+        kw["format"] = "%.4g"
+    return where.number_input(control.label, kind(control.lo), kind(control.hi), step=kind(control.step), **kw)

@@ -11,13 +11,13 @@ import streamlit as st
 import torch
 
 from unlearn_core import METHODS
-from app_pages.common import forget_ids_from, forget_source, keep_latest, page_workspace
-from ui.canvas import figure_for
-from ui.config import HYPER
-from ui.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_figures, comparison_table,
-                        display_only, gap_figure, is_current, panel_caption, result_key, run_comparison,
-                        validate_forget)
-from ui.workspace import Diverged
+from app_pages.common import forget_ids_from, forget_source, hyper_input, keep_latest, page_workspace
+from ui.state.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_layers, comparison_table,
+                              gap_frame, is_current, result_key, run_comparison, validate_forget)
+from ui.state.config import hyper_controls
+from ui.state.workspace import Diverged
+from ui.views.canvas import figure_for
+from ui.views.compare import boundary_figures, display_only, gap_figure, panel_caption
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
 
@@ -67,12 +67,9 @@ jit_default = METHODS["jit"].defaults()
 jit_hp = {}
 with st.expander("JiT hyperparameters"):
     c = st.columns(len(JIT_KNOBS))
-    for col, name in zip(c, JIT_KNOBS):  # the Playground's limits and one-line help (ui.config.HYPER)
-        spec = HYPER["jit"][name]
-        kind = int if spec.integer else float
-        jit_hp[name] = kind(col.number_input(spec.label, kind(spec.lo), kind(spec.hi), kind(jit_default[name]),
-                                             step=kind(spec.step), key=f"compare_jit_{name}", help=spec.help,
-                                             format=None if spec.integer else "%.4g"))
+    controls = hyper_controls("jit")  # the Playground's widgets: limits and one-line help from jit's file
+    for col, name in zip(c, JIT_KNOBS):
+        jit_hp[name] = hyper_input(col, controls[name], f"compare_jit_{name}", jit_default[name])
 overrides = {"jit": {k: v for k, v in jit_hp.items() if v != jit_default[k]}}
 
 if forget_error:
@@ -109,7 +106,7 @@ if run:
 comp = store.get(key)
 if not is_current(comp, ws):
     st.info("Press **Run** to unlearn these points with each method and retrain from scratch.")
-    preview = figure_for(ws, ws.original, title="original model; crosses = points to forget", height=380,
+    preview = figure_for(ws, ws.layers(ws.original), title="original model; crosses = points to forget", height=380,
                          show_selection=False, forgotten=forget_ids)
     st.plotly_chart(display_only(preview), theme=None, width="content", key="compare_preview")
     st.stop()
@@ -118,7 +115,7 @@ if not is_current(comp, ws):
 st.subheader("Final boundaries")
 st.caption("Solid: the model's boundary. Dashed: the model retrained from scratch. Grey: where they disagree. "
            "Crosses: the forgotten points. Hollow circles: test points.")
-panels = boundary_figures(ws, comp)
+panels = boundary_figures(ws, boundary_layers(ws, comp), forgotten=comp.forget_ids)
 per_row = 3
 for start in range(0, len(panels), per_row):
     cols = st.columns(per_row)
@@ -146,4 +143,4 @@ st.caption("↑ higher is better, ↓ lower is better, (→ retrain): the target
            "attack calls 'member' (the paper's entropy + logistic-regression variant). JS = mean Jensen-Shannon "
            "divergence (0 to 1) from the retrained model's predictions on the forget / test points. Seconds: the "
            "method alone, evaluation excluded.")
-st.plotly_chart(gap_figure(comp), theme=None, key="compare_gaps")
+st.plotly_chart(gap_figure(gap_frame(comp)), theme=None, key="compare_gaps")

@@ -1,15 +1,21 @@
 """Geometry: why smoothing forgets. Information alpha(x), the local Lipschitz estimate before and after
 JiT, the perturbation cloud around a point, and the 1-D sigmoid example. The numbers and figures
-come from ``ui.geometry``; this script only lays them out and keeps per-session caches."""
+come from ``unlearn_core.geometry`` (the maths), ``ui.state.geometry`` (model runs) and
+``ui.views.geometry`` (the figures); this script only lays them out and keeps per-session caches."""
 import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
 
 import toy_data
-from ui import geometry as geo
 from app_pages.common import keep_latest, own_workspace
+from ui.state import geometry as geo_state
+from ui.state.events import chosen_point
+from ui.state.workspace import ModelConfig
+from ui.views import geometry as geo_views
 from unlearn_core import METHODS, scenarios
+from unlearn_core import geometry as geom
+from unlearn_core.problem import DATA_DEFAULTS
 
 torch.set_num_threads(1)  # the models are tiny: one thread is fastest and fair to other sessions
 
@@ -61,14 +67,17 @@ with st.expander("Data and model", expanded=not has_playground):
             st.session_state.pop(CACHE, None)
             st.session_state["geometry_ws_seen"] = ws
         model = ws.original
-        note = f"Own model: a 2x64 ReLU MLP trained on 75% of {n_points} {dataset} points (seed {seed})."
+        m = ModelConfig()  # own_workspace's model: the default recipe, on the default split
+        act = {"relu": "ReLU", "gelu": "GELU"}.get(m.activation, m.activation)
+        note = (f"Own model: a {m.depth}x{m.width} {act} MLP trained on {100 * (1 - DATA_DEFAULTS['test_size']):.0f}% "
+                f"of {n_points} {dataset} points (seed {seed}).")
     st.caption(note)
 
 train_ids = ws.train_ids
 Xtr, ytr = ws.X[train_ids], ws.y[train_ids]
 k = ws.n_classes
 bounds = tuple(ws.gridspec.bounds)
-scale = geo.standard_scale(Xtr)
+scale = geom.standard_scale(Xtr)
 
 # --- controls ------------------------------------------------------------------------------------
 c1, c2, c3, c4, c5 = st.columns(5)
@@ -85,7 +94,7 @@ lr = c5.select_slider("JiT step length", [0.01, 0.03, 0.1, 0.3, 1.0], value=floa
                            "in parameter space, fixed by the first step's gradient norm.")
 
 alpha = scenarios.information(Xtr, ytr, radius)
-high = geo.high_info_mask(alpha, tau)
+high = geom.high_info_mask(alpha, tau)
 
 # --- the chosen point (click, or the fallback selectbox) ------------------------------------------
 order = np.lexsort((train_ids, np.nan_to_num(alpha, nan=2.0)))  # lowest alpha first
@@ -97,7 +106,7 @@ if st.session_state.get("geometry_point") not in pos:
 
 
 def _on_pick():
-    pick = geo.chosen_point(st.session_state.get("geometry_alpha_chart"),
+    pick = chosen_point(st.session_state.get("geometry_alpha_chart"),
                             st.session_state.get("geometry_point_options", []))
     if pick is not None:
         st.session_state["geometry_point"] = pick
@@ -119,7 +128,7 @@ memorised = t2.checkbox("only those the model classifies correctly", True, key="
                              "high_info setting. Unticked: every point with α < τ.")
 chosen = int(st.session_state["geometry_point"])
 if target == "high":
-    correct = memo("correct", (ws_key, model), lambda: geo.predicted_class(model, Xtr) == ytr)
+    correct = memo("correct", (ws_key, model), lambda: geom.predicted_class(model, Xtr) == ytr)
     forget_ids = train_ids[high & correct] if memorised else train_ids[high]
 else:
     forget_ids = np.array([chosen], np.int64)
@@ -127,7 +136,7 @@ hp = dict(sigma=float(sigma), n_samples=int(n_samples), lr=float(lr))
 after = None
 if len(forget_ids):
     after = memo("jit", (ws_key, model, tuple(forget_ids.tolist()), tuple(sorted(hp.items()))),
-                 lambda: geo.run_jit(model, ws.X[forget_ids], ws.y[forget_ids], **hp))
+                 lambda: geo_state.run_jit(model, ws.X[forget_ids], ws.y[forget_ids], **hp))
     st.caption(f"JiT runs on **{len(forget_ids)}** training point(s) with the library's 2-D defaults "
                f"(σ = {sigma:g}, N = {n_samples}, step length {lr:g}, batch size {JIT['batch_size']}, one pass). "
                "As in the paper, it only ever evaluates its loss at these forget points: zero-shot, no other data. "
@@ -147,10 +156,10 @@ st.caption("α near 1: the neighbours agree, the point adds little information (
            "units (as in `unlearn_core.scenarios`), so the dotted circle of radius r looks like an ellipse.")
 left, right = st.columns(2)
 with left:
-    cls_before = memo("classes", (ws_key, model), lambda: geo.class_grid(model, bounds, RES_BOUNDARY)[1])
-    fig = geo.information_figure(Xtr, ytr, train_ids, alpha, tau=tau, bounds=bounds, n_classes=k,
-                                 boundary=cls_before, chosen=chosen, radius=radius, scale=scale,
-                                 title=f"α per training point ({int(high.sum())} with α < τ)")
+    cls_before = memo("classes", (ws_key, model), lambda: geo_state.class_grid(model, bounds, RES_BOUNDARY)[1])
+    fig = geo_views.information_figure(Xtr, ytr, train_ids, alpha, tau=tau, bounds=bounds, n_classes=k,
+                                       boundary=cls_before, chosen=chosen, radius=radius, scale=scale,
+                                       title=f"α per training point ({int(high.sum())} with α < τ)")
     st.plotly_chart(fig, key="geometry_alpha_chart", on_select=_on_pick, selection_mode="points", theme=None,
                     width="content")
     st.selectbox("Chosen point (click one in the plot, or pick it here; lowest α first)", options,
@@ -161,16 +170,17 @@ with right:
     if after is None:
         which = "original"
     shown = after if which == "after JiT" else model
-    cloud = geo.perturbation_cloud(shown, ws.X[chosen], sigma, n_samples, seed=0)
-    st.plotly_chart(geo.cloud_figure(cloud, shown, sigma=sigma, n_classes=k, label=int(ws.y[chosen]),
-                                     title=f"{n_samples} perturbations of #{chosen} ({which} model)"),
+    cloud = geom.perturbation_cloud(shown, ws.X[chosen], sigma, n_samples, seed=0)
+    st.plotly_chart(geo_views.cloud_figure(cloud, geo_state.cloud_window(shown, cloud, sigma), sigma=sigma,
+                                           n_classes=k, label=int(ws.y[chosen]),
+                                           title=f"{n_samples} perturbations of #{chosen} ({which} model)"),
                     key="geometry_cloud_chart", theme=None, width="content")
-    loss_before = geo.perturbation_cloud(model, ws.X[chosen], sigma, n_samples, seed=0).loss
+    loss_before = geom.perturbation_cloud(model, ws.X[chosen], sigma, n_samples, seed=0).loss
     m1, m2, m3 = st.columns(3)
     a = alpha[pos[chosen]]
     m1.metric("α(x)", "n/a" if np.isnan(a) else f"{a:.2f}")
     if after is not None:
-        loss_after = geo.perturbation_cloud(after, ws.X[chosen], sigma, n_samples, seed=0).loss
+        loss_after = geom.perturbation_cloud(after, ws.X[chosen], sigma, n_samples, seed=0).loss
         m2.metric("JiT loss ℓ(x) after", f"{loss_after:.3g}", delta=f"{loss_after - loss_before:+.3g} vs original",
                   delta_color="off")
     else:
@@ -192,14 +202,15 @@ st.caption("L is the Lipschitz constant; restricted to a ball around x it is the
            "slope over random directions, so it stays below the steepest slope (for a linear f in 2-D with one "
            "output, 2/π of it).")
 q1, q2 = st.columns(2)
-space = q1.radio("Output f", list(geo.SPACES), format_func=geo.SPACE_LABELS.get, horizontal=True, key="geometry_space")
-estimator = q2.radio("Estimate", list(geo.ESTIMATORS), format_func=geo.ESTIMATOR_LABELS.get, horizontal=True,
-                     key="geometry_estimator")
+space = q1.radio("Output f", list(geom.SPACES), format_func=geo_views.SPACE_LABELS.get, horizontal=True,
+                 key="geometry_space")
+estimator = q2.radio("Estimate", list(geom.ESTIMATORS), format_func=geo_views.ESTIMATOR_LABELS.get,
+                     horizontal=True, key="geometry_estimator")
 qkey = (estimator, space, float(sigma), int(n_samples))
 
 
 def heat(m):
-    return memo("heat", (ws_key, m, qkey), lambda: geo.lipschitz_grid(
+    return memo("heat", (ws_key, m, qkey), lambda: geom.lipschitz_grid(
         m, bounds, RES, estimator=estimator, space=space, sigma=sigma, n_samples=n_samples, seed=0), keep=8)
 
 
@@ -210,14 +221,14 @@ zmax = max(float(np.percentile(both, 99)), 1e-6)
 h1, h2 = st.columns(2)
 forget_xy = ws.X[forget_ids] if len(forget_ids) else None
 with h1:
-    st.plotly_chart(geo.lipschitz_figure(Z_before, bounds, zmax=zmax, X=Xtr, y=ytr, forget=forget_xy,
-                                         boundary=cls_before, n_classes=k, title="Before JiT"),
+    st.plotly_chart(geo_views.lipschitz_figure(Z_before, bounds, zmax=zmax, X=Xtr, y=ytr, forget=forget_xy,
+                                               boundary=cls_before, n_classes=k, title="Before JiT"),
                     key="geometry_heat_before", theme=None, width="content")
 with h2:
     if Z_after is not None:
-        cls_after = memo("classes", (ws_key, after), lambda: geo.class_grid(after, bounds, RES_BOUNDARY)[1])
-        st.plotly_chart(geo.lipschitz_figure(Z_after, bounds, zmax=zmax, X=Xtr, y=ytr, forget=forget_xy,
-                                             boundary=cls_after, n_classes=k, title="After JiT"),
+        cls_after = memo("classes", (ws_key, after), lambda: geo_state.class_grid(after, bounds, RES_BOUNDARY)[1])
+        st.plotly_chart(geo_views.lipschitz_figure(Z_after, bounds, zmax=zmax, X=Xtr, y=ytr, forget=forget_xy,
+                                                   boundary=cls_after, n_classes=k, title="After JiT"),
                         key="geometry_heat_after", theme=None, width="content")
     else:
         st.info("Nothing to forget, so there is no after-JiT model.")
@@ -229,9 +240,9 @@ if Z_after is not None and st.checkbox("Show the change (after − before)", key
     D = Z_after - Z_before
     v = max(float(np.abs(D).max()), 1e-6)
     d1, d2 = st.columns(2)
-    d1.plotly_chart(geo.lipschitz_figure(D, bounds, zmin=-v, zmax=v, colorscale=geo.DIFF_SCALE, X=Xtr, y=ytr,
-                                         forget=forget_xy, boundary=cls_after, n_classes=k, colorbar_title="change",
-                                         title="After − before"),
+    d1.plotly_chart(geo_views.lipschitz_figure(D, bounds, zmin=-v, zmax=v, colorscale=geo_views.DIFF_SCALE, X=Xtr,
+                                               y=ytr, forget=forget_xy, boundary=cls_after, n_classes=k,
+                                               colorbar_title="change", title="After − before"),
                     key="geometry_heat_diff", theme=None, width="content")
     d2.caption("Red: the estimate grew, blue: it shrank. JiT changes shared weights, so the change is not confined "
                "to the forget points: watch how much of it lies near them and how much elsewhere.")
@@ -244,7 +255,7 @@ if after is not None:
     rest = np.setdiff1d(np.arange(len(train_ids)), np.array([pos[int(g)] for g in forget_ids]))
     groups = {"forget points": np.array([pos[int(g)] for g in forget_ids]), "other training points": rest}
     rows = memo("table", (ws_key, model, after, float(sigma)),
-                lambda: geo.change_rows(model, after, Xtr, ytr, groups, sigma=sigma))
+                lambda: geom.change_rows(model, after, Xtr, ytr, groups, sigma=sigma))
     table = pd.DataFrame(rows).set_index("points")
     st.dataframe(table.style.format({c: "{:.3g}" for c in table.columns if c != "n"}))
     st.caption("Means over each group (estimates with 200 shared draws at σ). JiT's loss uses logits with the "
@@ -264,8 +275,8 @@ w = s1.slider("Weight w", 0.5, 8.0, 3.0, step=0.5, key="geometry_w")
 x_flat = s2.slider("Flat point x", -4.0, 4.0, 2.5, step=0.1, key="geometry_x_flat")
 x_slope = s3.slider("Slope point x", -4.0, 4.0, 0.1, step=0.1, key="geometry_x_slope")
 sigma_1d = s4.slider("σ (1-D)", 0.05, 1.5, 0.5, step=0.05, key="geometry_sigma_1d")
-example = geo.sigmoid_example([x_flat, x_slope], w=w, sigma=sigma_1d, n_samples=n_samples, seed=0)
-st.plotly_chart(geo.sigmoid_figure(example, w=w, sigma=sigma_1d), key="geometry_sigmoid", theme=None)
+example = geom.sigmoid_example([x_flat, x_slope], w=w, sigma=sigma_1d, n_samples=n_samples, seed=0)
+st.plotly_chart(geo_views.sigmoid_figure(example, w=w, sigma=sigma_1d), key="geometry_sigmoid", theme=None)
 st.dataframe(pd.DataFrame([{"point": name, "x": e["x"], "f(x)": e["fx"], "|f'(x)|": e["slope"],
                             "JiT estimate ℓ(x)": e["estimate"], "perturbations across f = 0.5": e["crossed"]}
                            for name, e in zip(["flat", "slope"], example)]).set_index("point")

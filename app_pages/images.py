@@ -10,9 +10,10 @@ import streamlit as st
 import torch
 
 from app_pages.common import keep_latest
-from ui import images as im
+from ui.state import images as im
+from ui.views import images as draw
 from unlearn_core import METHODS
-from unlearn_core.images.bench import DEFAULT_MODEL, run_benchmark
+from unlearn_core.images.bench import DEFAULT_MODEL, BenchProgress, run_benchmark
 
 torch.set_num_threads(1)  # fair to other sessions; the digits model is small
 ss = st.session_state
@@ -51,7 +52,7 @@ def show_results(rows: list[dict], prefix: str) -> None:
     notes = im.findings(rows)
     if notes:
         st.markdown("**What this run shows**\n\n" + "\n".join(f"- {n}" for n in notes))
-    st.plotly_chart(im.gap_figure(rows), theme=None, key=f"images_{prefix}_gaps")
+    st.plotly_chart(draw.gap_figure(rows), theme=None, key=f"images_{prefix}_gaps")
 
 
 def show_samples(result) -> None:
@@ -67,7 +68,7 @@ def show_samples(result) -> None:
         st.info("No models were kept for this run.")
         return
     view = im.sample_view(job, models)
-    table = view.table()
+    table = draw.sample_table(view)
     kept = view.kept_counts()
     n = len(view.rows)
     short = max(len(c) for c in view.class_names) <= 6  # digits, even/odd: narrow columns fit
@@ -79,7 +80,8 @@ def show_samples(result) -> None:
                                                        f"label on {kept[m]} of these {n} images")
                    for m in view.models})
     row_height = 64
-    st.dataframe(table.style.apply(lambda df: view.styles(df, KEPT_STYLE), axis=None), column_config=config,
+    st.dataframe(table.style.apply(lambda df: draw.sample_styles(view, df, KEPT_STYLE), axis=None),
+                 column_config=config,
                  column_order=["image", "true label", *view.models], hide_index=True, row_height=row_height,
                  height=row_height * n + 40, key="images_samples")
     what = ("its fine class, then the coarse label the model predicts" if view.fine is not None
@@ -97,7 +99,7 @@ def run_section() -> None:
     c1, c2, c3 = st.columns([1.3, 1.3, 1])
     dataset = c1.selectbox("Dataset", im.DATASETS, format_func=im.DATASET_LABELS.get, key="images_dataset")
     model = c2.selectbox("Model", im.MODELS, index=im.MODELS.index(DEFAULT_MODEL[dataset]),
-                         format_func=im.MODEL_LABELS.get, key=f"images_model_{dataset}",
+                         format_func=lambda m: im.MODEL_LABELS.get(m, m), key=f"images_model_{dataset}",
                          help="smallcnn is the digits model; resnet18, vgg11 (the paper's) and the small ViT are "
                               "CIFAR-size models that need a GPU to be practical.")
     cuda = torch.cuda.is_available()
@@ -135,8 +137,7 @@ def run_section() -> None:
     if setting == "random":
         count = int(st.number_input("Random training images to forget", 1, 100_000,
                                     im.default_forget_count(dataset), key=f"images_count_{dataset}",
-                                    help="Default: 2% of the training set (27 on digits); 83 on CIFAR, as the "
-                                         "paper. Drawn anew for each seed."))
+                                    help=f"{im.forget_count_help()} Drawn anew for each seed."))
     elif path_error is None:
         try:
             targets = im.targets_for(dataset, setting, data_dir)
@@ -166,7 +167,7 @@ def run_section() -> None:
         epochs = int(st.number_input("Training epochs (original and retrained model)", 1, 1000, default_epochs,
                                      key=f"images_epochs_{dataset}_{model}",
                                      help=f"The recipe's default is {default_epochs}."))
-        st.caption(f"The recipe: SGD with momentum 0.9, OneCycle schedule, weight decay 5e-4, the same for the "
+        st.caption(f"The recipe: {im.recipe_text(dataset, model)}, the same for the "
                    f"original and the retrained model (default {default_epochs} epochs here). On digits fewer than "
                    f"about 15 epochs leave the model undertrained.")
 
@@ -195,8 +196,8 @@ def run_section() -> None:
     if run and key not in store:
         bar = st.progress(0.0, text="Loading the data...")
 
-        def on_progress(done: int, total: int, text: str) -> None:
-            bar.progress(im.progress_fraction(done, total), text=im.progress_text(done, total, text))
+        def on_progress(event: BenchProgress) -> None:
+            bar.progress(im.progress_fraction(event.done, event.total), text=im.progress_text(event))
 
         try:
             result = run_benchmark(cfg, progress=on_progress, keep_models=True)

@@ -1,7 +1,7 @@
 """Playground: train a small classifier on 2-D data, click points to forget, watch the boundary move.
 
-The page is thin: state lives in a ``ui.workspace.Workspace`` in session state, configuration in
-``ui.config`` (mirrored in the URL), figures in ``ui.canvas`` / ``ui.report``.
+The page is thin: state lives in a ``ui.state.workspace.Workspace`` in session state, configuration in
+``ui.state.config`` (mirrored in the URL), figures in ``ui.views.canvas`` / ``ui.views.curves``.
 """
 import hashlib
 from urllib.parse import urlencode
@@ -12,11 +12,17 @@ import streamlit as st
 import torch
 
 import toy_data
-from app_pages.common import train_with_progress
-from ui import canvas, config, export, report
-from ui.config import HIDEABLE, HYPER, LIMITS, NORMALIZE, Config
-from ui.presets import PRESETS
-from ui.workspace import Diverged, ModelConfig, Workspace, edit_points, new_workspace, workspace_from_points
+from app_pages.common import hyper_input, train_with_progress
+from ui.state import config, report, session
+from ui.state.config import HIDEABLE, LIMITS, Config
+from ui.state.events import apply_event
+from ui.state.grids import Layers, empty_layers
+from ui.state.presets import PRESETS
+from ui.state.workspace import Diverged, Workspace, edit_points, new_workspace, workspace_from_points
+from ui.views import canvas
+from ui.views.curves import loss_curve
+from ui.views.html import animation_html
+from ui.views.png import chromium_path, figure_png
 from unlearn_core import METHODS
 from unlearn_core.metrics import accuracy
 
@@ -36,7 +42,7 @@ def init_widgets(cfg: Config) -> None:
     ss.w_width, ss.w_depth, ss.w_activation = cfg.width, cfg.depth, cfg.activation
     ss.w_fit_epochs, ss.w_fit_lr = cfg.fit_epochs, cfg.fit_lr
     ss.w_method, ss.w_device = cfg.method, cfg.device
-    for m in HYPER:
+    for m in METHODS:
         for k, v in config.method_defaults(m).items():
             ss[f"hp_{m}_{k}"] = v
     for k, v in cfg.hp.items():
@@ -108,20 +114,12 @@ with st.sidebar:
                      format_func=lambda m: f"{m} ({'zero-shot' if METHODS[m].zero_shot else 'uses retain set'})",
                      help="\n\n".join(f"**{m}**: {METHODS[m].summary}" for m in METHODS))
     method = ss.w_method
+    for k, v in config.method_defaults(method).items():  # Streamlit drops the state of widgets not drawn in
+        ss.setdefault(f"hp_{method}_{k}", v)  # the last run: back from another method, start from the defaults
     if "hyper" not in hide:
-        for name, spec in HYPER.get(method, {}).items():
-            key = f"hp_{method}_{name}"
-            if spec.integer:
-                st.number_input(spec.label, int(spec.lo), int(spec.hi), step=int(spec.step), key=key, help=spec.help)
-            else:
-                st.number_input(spec.label, float(spec.lo), float(spec.hi), step=float(spec.step), key=key,
-                                help=spec.help, format="%.4g")
-        if method == "jit":
-            st.selectbox("Step scaling", list(NORMALIZE), key="hp_jit_normalize_step", format_func=NORMALIZE.get,
-                         help="Scale-free: the step is `lr / ‖first gradient‖` (or of a probe over all forget points), "
-                              "so the step size does not depend on the model's scale. Plain SGD: the paper's update.")
-        if not HYPER.get(method):
-            st.caption("Retraining from scratch repeats the original model's training recipe.")
+        for name, control in config.hyper_controls(method).items():
+            hyper_input(st, control, f"hp_{method}_{name}")
+        st.caption(METHODS[method].summary)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if ss.get("w_device") not in devices:
         ss.w_device = "cpu"
@@ -138,8 +136,7 @@ ss.cfg = cfg
 query = config.to_query(cfg)
 if st.query_params.to_dict() != query:
     st.query_params.from_dict(query)
-model_cfg = ModelConfig(width=cfg.width, depth=cfg.depth, activation=cfg.activation, epochs=cfg.fit_epochs,
-                        lr=cfg.fit_lr, seed=cfg.seed)
+model_cfg = cfg.model_config()
 
 
 # --- the workspace: data + model ------------------------------------------------------------------------
@@ -150,7 +147,7 @@ def load_session_file() -> None:
         return
     data = up.getvalue()
     try:
-        loaded, extra = export.load_session(data)
+        loaded, extra = session.load_session(data)
     except ValueError as err:  # SessionFileError: what, where (a JSON path), what to do
         ss.session_error = f"{up.name}: {err} The current state is kept."
         return
@@ -235,7 +232,7 @@ def on_canvas_select() -> None:
     mode = "forget"
     if draw_mode:
         mode = "add" if ss.get("w_draw_action", "Add points") == "Add points" else "remove"
-    ss.workspace = canvas.apply_event(ss.workspace, ss.get("canvas"), mode=mode, draw_class=ss.get("w_draw_class", 0))
+    ss.workspace = apply_event(ss.workspace, ss.get("canvas"), mode=mode, draw_class=ss.get("w_draw_class", 0))
 
 
 def request_forget() -> None:
@@ -338,14 +335,14 @@ title = "Drawing" if draw_mode else (f"After {len(ws.steps)} forget request{'s' 
 def canvas_spec(ghost_model):
     spec, k = ws.gridspec, ws.n_classes
     if not ws.trained:
-        layers, frames, steps = canvas.Layers(np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint8)), None, None
+        layers, frames, steps = empty_layers(), None, None
     elif ws.steps:
         last = ws.steps[-1]
-        gcls = canvas.layers_for(ghost_model, spec, k).cls if ghost_model is not None else None
-        frames = [canvas.Layers(s, c, gcls) for s, c in last.frames]
+        gcls = ws.layers(ghost_model).cls if ghost_model is not None else None
+        frames = [Layers(s, c, gcls) for s, c in last.frames]
         layers, steps = frames[-1], last.frame_steps
     else:
-        layers, frames, steps = canvas.layers_for(ws.original, spec, k), None, None
+        layers, frames, steps = ws.layers(ws.original), None, None
     return canvas.canvas_figure(spec, ws.X, ws.y, n_classes=k, layers=layers, train_ids=ws.train_ids,
                                 test_ids=ws.test_ids, forgotten=ws.forgotten, selection=ws.selection,
                                 frames=frames, frame_steps=steps, draw_grid=draw_mode, show_test=show_test,
@@ -375,7 +372,7 @@ if ws.trained and ws.steps:
     last = ws.steps[-1]
     with right:
         if last.history:
-            loss_slot.plotly_chart(report.loss_curve(last.history, title=f"{last.method}: loss per optimiser step"),
+            loss_slot.plotly_chart(loss_curve(last.history, title=f"{last.method}: loss per optimiser step"),
                                    theme=None)
 
 failed = ss.get("failed_run")
@@ -384,7 +381,7 @@ if failed and ws.trained:
              f"Try a smaller step size (learning rate), e.g. {failed['hp'].get('lr', 0.1) / 10:g}.")
     if failed["frames"]:
         with st.expander("What the failed run did (not applied)", expanded=True):
-            fr = [canvas.Layers(s, c) for s, c in failed["frames"]]
+            fr = [Layers(s, c) for s, c in failed["frames"]]
             st.plotly_chart(canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes, layers=fr[-1],
                                                  train_ids=ws.train_ids, test_ids=ws.test_ids, frames=fr,
                                                  frame_steps=failed["frame_steps"], show_test=False, height=380,
@@ -393,11 +390,12 @@ if failed and ws.trained:
 # --- comparison, metrics, history -----------------------------------------------------------------------
 if ws.trained and not draw_mode:
     c_orig, c_ret = st.columns(2)
-    c_orig.plotly_chart(canvas.figure_for(ws, ws.original, title="Original model", height=380, show_selection=False,
-                                          show_test=show_test), theme=None)
+    c_orig.plotly_chart(canvas.figure_for(ws, ws.layers(ws.original), title="Original model", height=380,
+                                          show_selection=False, show_test=show_test), theme=None)
     if ws.steps:
-        c_ret.plotly_chart(canvas.figure_for(ws, retrained, title="Retrained from scratch without the forgotten points",
-                                             height=380, show_selection=False, show_test=show_test), theme=None)
+        c_ret.plotly_chart(canvas.figure_for(ws, ws.layers(retrained), height=380, show_selection=False,
+                                             title="Retrained from scratch without the forgotten points",
+                                             show_test=show_test), theme=None)
         if "metrics" not in hide:
             mkey = (id(ws), id(ws.model), id(retrained))  # selecting points must not re-evaluate
             if ss.get("metrics_key") != mkey:
@@ -442,19 +440,19 @@ if ws.trained and "export" not in hide and not draw_mode:
         st.code(f"{base}?{urlencode(config.to_query(config.with_hidden(cfg, groups)))}", language=None)
         st.caption("Students who open this link see the page without those controls; the settings above still apply.")
     e1, e2, e3 = st.columns(3)
-    e1.download_button("Animation (HTML)", data=lambda: export.animation_html(main_fig), file_name="unlearning.html",
+    e1.download_button("Animation (HTML)", data=lambda: animation_html(main_fig), file_name="unlearning.html",
                        mime="text/html", disabled=not ws.steps, width="stretch",
                        help="The canvas with its frames as a standalone web page (plotly.js included, works offline).")
     try:
-        export.chromium_path()
+        chromium_path()
         png_help, png_ok = "The canvas as shown (last frame), rendered by Kaleido with the system Chromium.", True
     except RuntimeError as err:
         png_help, png_ok = str(err), False
-    e2.download_button("Figure (PNG)", data=lambda: export.figure_png(main_fig, width=700, height=700),
+    e2.download_button("Figure (PNG)", data=lambda: figure_png(main_fig, width=700, height=700),
                        file_name="unlearning.png", mime="image/png", disabled=not png_ok, help=png_help,
                        width="stretch")
     e3.download_button("Session (JSON)", file_name="unlearning-session.json", mime="application/json",
-                       data=lambda: export.session_to_json(ws, metrics={"config": query,
+                       data=lambda: session.session_to_json(ws, metrics={"config": query,
                                                                         "table": ss.get("last_metrics", [])}),
                        help="Data, selection, models, forget history, hyperparameters and metrics. Load it back "
                             "with the data source **Session file**.", width="stretch")

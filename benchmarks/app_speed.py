@@ -11,7 +11,9 @@ Setting: 600 moons points, the default 2x64 MLP, JiT on 30 training points with 
 3. ``browser`` (when /usr/bin/chromium exists): a real ``streamlit run`` server and headless Chromium;
    from the click on the Forget button to the Play button of the animated canvas in the page.
 
-    python benchmarks/app_speed.py [--repeats 7] [--no-browser]
+    python benchmarks/app_speed.py [--repeats 7] [--no-browser] [--write-docs]
+
+``--write-docs`` replaces the ``app_speed`` section of docs/speed.md with the report.
 """
 from __future__ import annotations
 
@@ -30,9 +32,11 @@ import plotly.io as pio  # noqa: E402
 import plotly.tools  # noqa: E402
 import torch  # noqa: E402
 
-from benchmarks._env import cpu_model, load_average  # noqa: E402
-from ui import canvas  # noqa: E402
-from ui.workspace import new_workspace  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _env import Lines, add_write_docs_flag, check_doc_section, cpu_model, load_average, write_docs  # noqa: E402
+from ui.state.grids import Layers  # noqa: E402
+from ui.state.workspace import new_workspace  # noqa: E402
+from ui.views import canvas  # noqa: E402
 
 HP = dict(batch_size=1, lr=0.025, normalize_step="probe")
 N_FORGET = 30
@@ -50,7 +54,7 @@ def work(repeats: int) -> dict:
         t0 = time.perf_counter()
         step = ws.forget("jit", HP)
         t1 = time.perf_counter()
-        frames = [canvas.Layers(s, c) for s, c in step.frames]
+        frames = [Layers(s, c) for s, c in step.frames]
         fig = canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=2, layers=frames[-1], train_ids=ws.train_ids,
                                    test_ids=ws.test_ids, forgotten=ws.forgotten, frames=frames,
                                    frame_steps=step.frame_steps)
@@ -149,23 +153,41 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--no-browser", action="store_true")
+    add_write_docs_flag(ap, "app_speed")
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error("--repeats must be >= 1")
+    if args.write_docs:
+        check_doc_section(ap, "app_speed")
     torch.set_num_threads(1)  # as the app does
-    print(f"CPU: {cpu_model()}, load average {load_average()}, torch threads 1")
+    print(f"CPU: {cpu_model()}, {load_average()}, torch threads 1")
+    out = Lines()
+    hp = ", ".join(f"{k}={v}" for k, v in HP.items())
+    out(f"- 600 moons points, the default 2x64 MLP, JiT on {N_FORGET} training points ({hp}); "
+        f"torch 1 thread, as the app; median of {args.repeats}")
     w = work(args.repeats)
-    print(f"\nRerun work after 'Forget' ({w['frames']} frames of 100x100, payload {w['payload_mb']:.2f} MB), "
-          f"median of {args.repeats}:")
+    labels = {"forget (JiT + 31 grids)": f"JiT with a grid per step ({w['frames']} frames of 100x100)",
+              "figure": "building the figure (a plain dict, uint8 grids)",
+              "marshal (validate + JSON)": f"Streamlit's marshalling (Plotly validation + JSON; "
+                                           f"{w['payload_mb']:.2f} MB)",
+              "total": "**total rerun work before the animated canvas goes out (target < 500 ms)**"}
+    out("\n| what | median |\n|---|---:|")
     for k, v in w["medians"].items():
-        print(f"  {k:28s} {1000 * v:7.1f} ms")
-    print(f"\nWhole-page rerun when the selection changes (AppTest): median {1000 * selection_rerun(args.repeats):.0f} ms")
+        ms = f"{1000 * v:.0f} ms" if k != "total" else f"**{1000 * v:.0f} ms**"
+        out(f"| {labels.get(k, k)} | {ms} |")
+    out(f"| whole-page rerun when the selection changes (AppTest) | {1000 * selection_rerun(args.repeats):.0f} ms |")
     if not args.no_browser and os.path.exists("/usr/bin/chromium"):
         t, arrived = browser(args.repeats)
-        print(f"\nBrowser, click on 'Forget' -> animation on screen (streamlit run + headless Chromium), "
-              f"{len(t)} runs: median {1000 * statistics.median(t):.0f} ms, min {1000 * min(t):.0f} ms, "
-              f"max {1000 * max(t):.0f} ms; target < 500 ms")
+        out(f"| real browser, click on Forget -> Play button on screen (`streamlit run` + headless Chromium; "
+            f"{len(t)} runs, min-max {1000 * min(t):.0f}-{1000 * max(t):.0f} ms; target < 500 ms) "
+            f"| {1000 * statistics.median(t):.0f} ms |")
         if arrived:
-            print(f"  of which: click -> the figure's message reaches the browser: median "
-                  f"{1000 * statistics.median(arrived):.0f} ms; the rest is the browser rendering it")
+            out(f"| of which: click -> the figure's message reaches the browser (the rest is the browser "
+                f"rendering it) | {1000 * statistics.median(arrived):.0f} ms |")
+    else:
+        out("\nThe real-browser timing was not run (--no-browser, or no /usr/bin/chromium).")
+    if args.write_docs:
+        write_docs("app_speed", out.text())
 
 
 if __name__ == "__main__":

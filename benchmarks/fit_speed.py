@@ -10,6 +10,7 @@ Run from the repo root::
 
     python benchmarks/fit_speed.py
     python benchmarks/fit_speed.py --repeats 3 --threads 2
+    python benchmarks/fit_speed.py --threads 1 --write-docs   # and write the report into docs/speed.md
 
 The header prints torch's thread count and the load average: with other jobs on the machine,
 torch's worker threads wait on each other and the times balloon, so compare on a quiet machine.
@@ -28,7 +29,8 @@ if ROOT not in sys.path:
 
 import torch  # noqa: E402
 
-from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
+from _env import (Lines, add_threads_flag, add_write_docs_flag, apply_threads, check_doc_section,  # noqa: E402
+                  cpu_model, load_average, write_docs)
 
 import toy_data  # noqa: E402
 from unlearn_core.models import MLP  # noqa: E402
@@ -63,11 +65,12 @@ def time_fits(name: str, classes: int | None, repeats: int, device: torch.device
     return out
 
 
-def summary(results) -> str:
+def row(label: str, results) -> str:
+    """One markdown table row: median (min-max) seconds and the train-accuracy range."""
     secs = [s for s, _ in results]
     accs = [a for _, a in results]
-    return (f"median {statistics.median(secs):.2f} s (min {min(secs):.2f}, max {max(secs):.2f}); "
-            f"train acc min {min(accs):.3f}, max {max(accs):.3f}")
+    return (f"| {label} | {statistics.median(secs):.2f} ({min(secs):.2f}-{max(secs):.2f}) "
+            f"| {min(accs):.3f}-{max(accs):.3f} |")
 
 
 def main(argv=None) -> None:
@@ -76,38 +79,46 @@ def main(argv=None) -> None:
     ap.add_argument("--repeats", type=int, default=5, help="timed fits (seeds 0..R-1)")
     ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     add_threads_flag(ap)
+    add_write_docs_flag(ap, "fit_speed")
     args = ap.parse_args(argv)
     apply_threads(ap, args)
     if args.repeats < 1:
         ap.error("--repeats must be >= 1")
+    if args.write_docs:
+        check_doc_section(ap, "fit_speed")
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda was requested but no CUDA GPU is available")
     device = torch.device(args.device)
+    out = Lines()
 
     print("# fit speed: default 2-D MLP, default recipe")
     print()
     dev_name = f"cuda ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "cpu"
     print(f"- torch {torch.__version__}, threads {torch.get_num_threads()}, CPU: {cpu_model()} "
           f"({os.cpu_count()} logical CPUs, {load_average()} at start), device: {dev_name}")
-    print(f"- recipe: {FIT_DEFAULTS} (Adam), MLP(2, k) hidden (64, 64), 600 points, all used for training")
-    print()
+    out(f"- recipe: {FIT_DEFAULTS} (Adam), MLP(2, k) hidden (64, 64), 600 points, all used for training; "
+        f"{args.repeats} fits (seeds 0..{args.repeats - 1}) after a warm-up")
+    out()
 
     results = time_fits("moons", None, args.repeats, device)
-    print("moons (2 classes):")
-    for seed, (secs, acc) in enumerate(results):
-        print(f"  seed {seed}: {secs:.2f} s, train acc {acc:.3f}")
-    print(f"  {summary(results)}")
+    out("| dataset | seconds per fit: median (min-max) | train accuracy (min-max) |")
+    out("|---|---:|---:|")
+    out(row("moons (2 classes)", results))
     med = statistics.median(s for s, _ in results)
     ok = med < TARGET_S and min(a for _, a in results) >= TARGET_ACC
-    print(f"  target < {TARGET_S:g} s and >= {TARGET_ACC:.0%}: {'met' if ok else 'NOT met'} "
-          f"(median {med:.2f} s, worst train acc {min(a for _, a in results):.3f})")
-    print()
-
-    print("context (same recipe):")
     for name, classes in (("circles", None), ("spirals", 3)):
         res = time_fits(name, classes, args.repeats, device)
         k = f"{classes} classes" if classes else "2 classes"
-        print(f"  {name} ({k}): {summary(res)}")
+        out(row(f"{name} ({k})", res))
+    out()
+    out("moons, seed by seed: " + "; ".join(f"seed {seed} {secs:.2f} s ({acc:.3f})"
+                                            for seed, (secs, acc) in enumerate(results)))
+    out()
+    out(f"target (moons): median < {TARGET_S:g} s at >= {TARGET_ACC:.0%} train accuracy on every seed: "
+        f"**{'met' if ok else 'NOT met'}** (median {med:.2f} s, worst train accuracy "
+        f"{min(a for _, a in results):.3f}); circles and spirals are context, same recipe.")
+    if args.write_docs:
+        write_docs("fit_speed", out.text(), device)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,14 @@ batches of 128 (the paper's full-class batch) and 8. Inputs are synthetic [n, 3,
 - batched+: the same with bf16 autocast and channels_last (CUDA only).
 
 The target is batched+ at least 10x sequential at N = 25 on a GPU. On a CPU the work is
-compute-bound and batching gains little (README: Speed), so the CPU run is a smoke check.
+compute-bound and batching gains little (docs/speed.md), so the CPU run is a smoke check.
 
     python benchmarks/jit_cifar_speed.py --device cuda
+    python benchmarks/jit_cifar_speed.py --device cuda --write-docs               # and into docs/speed.md
     python benchmarks/jit_cifar_speed.py --device cpu --forget 16 --repeats 1     # smoke check
+
+``--write-docs`` replaces the ``jit_cifar_speed`` section of docs/speed.md with the report; that
+section holds GPU figures, so it is refused with ``--device cpu``.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ if ROOT not in sys.path:
 
 import torch  # noqa: E402
 
-from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
+from _env import (Lines, add_threads_flag, add_write_docs_flag, apply_threads, check_doc_section,  # noqa: E402
+                  cpu_model, load_average, write_docs)
 from jit_speed import timed  # noqa: E402
 
 from unlearn_core.methods.jit import jit  # noqa: E402
@@ -51,20 +56,29 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=3)
     add_threads_flag(ap)
+    add_write_docs_flag(ap, "jit_cifar_speed")
     args = ap.parse_args(argv)
     apply_threads(ap, args)
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda was requested but no CUDA GPU is available")
+    if args.write_docs:
+        if args.device != "cuda":
+            ap.error("--write-docs writes GPU runs only (the docs section holds GPU figures); use --device cuda")
+        check_doc_section(ap, "jit_cifar_speed")
+    out = Lines()
     dev = torch.device(args.device)
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU: {cpu_model()}"
     print(f"# JiT on CIFAR-shaped inputs: {name}; torch {torch.__version__}, {torch.get_num_threads()} CPU threads, "
-          f"{load_average()}; forget {args.forget} images, N={args.n}, median of {args.repeats}")
+          f"{load_average()}")
+    out(f"- forget {args.forget} synthetic [3, 32, 32] images, N={args.n}, sigma={SIGMA}, lr={LR} (plain SGD), "
+        f"freshly initialised models (100 classes), median of {args.repeats}; batched+ = bf16 autocast and "
+        f"channels_last")
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
     gen = torch.Generator().manual_seed(0)
     F = torch.randn(args.forget, 3, 32, 32, generator=gen).to(dev)
-    print("\n| model | batch | sequential img/s | batched img/s | batched+ img/s | batched / seq | batched+ / seq |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    out("\n| model | batch | sequential img/s | batched img/s | batched+ img/s | batched / seq | batched+ / seq |")
+    out("|---|---:|---:|---:|---:|---:|---:|")
     worst = None
     for arch in [m.strip() for m in args.models.split(",") if m.strip()]:
         base = build_model(arch, 100, (3, 32, 32), seed=0).to(dev).eval()
@@ -74,10 +88,10 @@ def main(argv=None) -> int:
             kw = dict(sigma=SIGMA, n_samples=args.n, lr=LR, batch_size=batch, seed=0)
             runs = {
                 "seq": lambda: jit_sequential(copy.deepcopy(base), F, **kw),
-                "bat": lambda: jit(copy.deepcopy(base), F, **kw),
+                "bat": lambda: jit(copy.deepcopy(base), F, normalize_step="off", **kw),
             }
             if dev.type == "cuda":
-                runs["fast"] = lambda: jit(copy.deepcopy(fast), Fcl, amp=True, **kw)
+                runs["fast"] = lambda: jit(copy.deepcopy(fast), Fcl, amp=True, normalize_step="off", **kw)
             for fn in runs.values():  # warm-up (cudnn autotuning, allocator)
                 timed(fn, dev)
             times = {k: [] for k in runs}
@@ -92,13 +106,15 @@ def main(argv=None) -> int:
             worst = ratio if worst is None else min(worst, ratio)
             fast_cell = "n/a (CPU)" if fast_ips is None else f"{fast_ips:.0f}"
             fast_ratio = "n/a" if fast_ips is None else f"{fast_ips / ips['seq']:.1f}x"
-            print(f"| {arch} | {batch} | {ips['seq']:.0f} | {ips['bat']:.0f} | {fast_cell} | "
-                  f"{ips['bat'] / ips['seq']:.1f}x | {fast_ratio} |")
+            out(f"| {arch} | {batch} | {ips['seq']:.0f} | {ips['bat']:.0f} | {fast_cell} | "
+                f"{ips['bat'] / ips['seq']:.1f}x | {fast_ratio} |")
     if dev.type == "cuda":
-        print(f"\ntarget: batched+ >= {TARGET:.0f}x sequential in every row: {'met' if worst >= TARGET else 'NOT met'} "
-              f"(worst {worst:.1f}x)")
+        out(f"\ntarget: batched+ >= {TARGET:.0f}x sequential in every row: "
+            f"**{'met' if worst >= TARGET else 'NOT met'}** (worst {worst:.1f}x)")
     else:
-        print("\nCPU run: a smoke check; the 10x target is for a GPU.")
+        out("\nCPU run: a smoke check; the 10x target is for a GPU.")
+    if args.write_docs:
+        write_docs("jit_cifar_speed", out.text(), dev)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Speed of batched JiT (``unlearn_core.methods.jit.jit``) against the sequential reference (``jit_sequential``).
 
 Both run side by side in one process, interleaved, on the same model, forget set and
-hyperparameters: plain SGD (``normalize_step=False``), ``reduction="mean"``, eval mode, gradients
+hyperparameters: plain SGD (``normalize_step="off"``), ``reduction="mean"``, eval mode, gradients
 zeroed every step, N perturbations per forget input (``--n``, default 25). Every run starts from a
 fresh ``copy.deepcopy`` of the trained model; each configuration is warmed up once, then timed
 ``--repeats`` times (default 5) and the median is reported.
@@ -24,9 +24,11 @@ Run from the repo root::
     python benchmarks/jit_speed.py --quick       # smoke check: 1 repeat, small forget sets
     python benchmarks/jit_speed.py --device cuda --n 25 --repeats 5
     python benchmarks/jit_speed.py --threads 1   # pin torch's thread count
+    python benchmarks/jit_speed.py --threads 1 --write-docs   # and write the report into docs/speed.md
 
 Absolute times are only as good as the machine is quiet (the header prints the load average);
-the ratios, measured interleaved in one run, are the point.
+the ratios, measured interleaved in one run, are the point. ``--write-docs`` replaces the
+``jit_speed`` section of docs/speed.md with the report (not allowed with ``--quick``).
 """
 from __future__ import annotations
 
@@ -44,10 +46,11 @@ if ROOT not in sys.path:
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from _env import add_threads_flag, apply_threads, cpu_model, load_average  # noqa: E402
+from _env import (Lines, add_threads_flag, add_write_docs_flag, apply_threads, check_doc_section,  # noqa: E402
+                  cpu_model, load_average, write_docs)
 
 import toy_data  # noqa: E402
-from unlearn_core.methods.jit import MAX_CHUNK_ELEMENTS, _scale_for, jit  # noqa: E402
+from unlearn_core.methods.jit import MAX_CHUNK_ELEMENTS, scale_for, jit  # noqa: E402
 from unlearn_core.jit_reference import jit_sequential  # noqa: E402
 from unlearn_core.models import MLP, SmallCNN  # noqa: E402
 from unlearn_core.training import fit, predict_logits  # noqa: E402
@@ -58,7 +61,7 @@ LR = 1e-3     # plain SGD step; small, so both trajectories stay well conditione
 
 # ----------------------------------------------------------------------------- environment
 
-def print_header(device: torch.device, args) -> None:
+def print_header(device: torch.device, args, out: Lines) -> None:
     print("# JiT speed: batched vs sequential")
     print()
     print(f"- torch {torch.__version__}, threads {torch.get_num_threads()}, CPU: {cpu_model()} "
@@ -67,9 +70,8 @@ def print_header(device: torch.device, args) -> None:
         print(f"- device: cuda ({torch.cuda.get_device_name(device)})")
     else:
         print("- device: cpu")
-    print(f"- N={args.n}, sigma={SIGMA}, lr={LR} (plain SGD), reduction=mean, eval mode, "
-          f"repeats={args.repeats} (median){', quick' if args.quick else ''}")
-    print()
+    out(f"- N={args.n}, sigma={SIGMA}, lr={LR} (plain SGD), reduction=mean, eval mode, "
+        f"repeats={args.repeats} (median){', quick' if args.quick else ''}")
 
 
 def sync(device: torch.device) -> None:
@@ -111,7 +113,7 @@ def cnn_workload(device: torch.device, epochs: int):
 
 def run_batched(model, F, n, batch):
     return jit(model, F, sigma=SIGMA, n_samples=n, lr=LR, batch_size=batch, seed=0,
-               normalize_step=False, reduction="mean")
+               normalize_step="off", reduction="mean")
 
 
 def run_sequential(model, F, n, batch):
@@ -122,7 +124,7 @@ def run_sequential(model, F, n, batch):
 def make_floor(model, F, n, batch):
     """A closure doing JiT's bare work on ``model`` over forget set F (inputs prepared up front)."""
     gen = torch.Generator(device=F.device).manual_seed(1)
-    scale = _scale_for(model, F)
+    scale = scale_for(model, F)
     batches = []
     for start in range(0, len(F), batch):
         x = F[start:start + batch]
@@ -194,23 +196,29 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="smoke check: 1 repeat, small forget sets")
     ap.add_argument("--cnn-epochs", type=int, default=15, help="training epochs of the digits CNN")
     add_threads_flag(ap)
+    add_write_docs_flag(ap, "jit_speed")
     args = ap.parse_args(argv)
     apply_threads(ap, args)
     if args.n < 1 or args.repeats < 1:
         ap.error("--n and --repeats must be >= 1")
+    if args.write_docs:
+        if args.quick:
+            ap.error("--write-docs writes full runs only; drop --quick")
+        check_doc_section(ap, "jit_speed")
     if args.device == "cuda" and not torch.cuda.is_available():
         ap.error("--device cuda was requested but no CUDA GPU is available")
     if args.quick:
         args.repeats = 1
     device = torch.device(args.device)
-    print_header(device, args)
+    out = Lines()
+    print_header(device, args, out)
 
     rows = []
     rng = np.random.default_rng(0)
 
     t0 = time.perf_counter()
     mlp, X, y, acc = mlp_workload(device)
-    print(f"- MLP trained on 600 moons points in {time.perf_counter() - t0:.1f} s, train accuracy {acc:.3f}")
+    out(f"- MLP trained on 600 moons points in {time.perf_counter() - t0:.1f} s, train accuracy {acc:.3f}")
     sizes = (20, 50) if args.quick else (20, 150)
     for size in sizes:
         idx = torch.as_tensor(np.sort(rng.choice(len(X), size=size, replace=False)))
@@ -221,7 +229,7 @@ def main(argv=None) -> None:
 
     t0 = time.perf_counter()
     cnn, Xtr, ytr, acc = cnn_workload(device, 3 if args.quick else args.cnn_epochs)
-    print(f"- digits CNN trained in {time.perf_counter() - t0:.1f} s, test accuracy {acc:.3f}")
+    out(f"- digits CNN trained in {time.perf_counter() - t0:.1f} s, test accuracy {acc:.3f}")
     cls = 0
     F = Xtr[ytr == cls]
     if args.quick:
@@ -230,19 +238,21 @@ def main(argv=None) -> None:
     for batch in (32, 8):
         t, d = bench_config(cnn, F, args.n, batch, args.repeats, device)
         rows.append((f"digits CNN (class {cls})", len(F), batch, t, d))
-    print()
+    out()
 
-    print("| workload | forget size | batch | N | sequential ms | batched ms | speed-up (seq/batched) "
-          "| floor ms | batched / floor | max abs dloss |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    out("| workload | forget size | batch | N | sequential ms | batched ms | speed-up (seq/batched) "
+        "| floor ms | batched / floor | max abs dloss |")
+    out("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, size, batch, t, d in rows:
         check = "n/a (cuda noise)" if d is None else f"{d:.1e}"
-        print(f"| {name} | {size} | {batch} | {args.n} | {1e3 * t['seq']:.1f} | {1e3 * t['bat']:.1f} "
-              f"| {t['seq'] / t['bat']:.2f}x | {1e3 * t['floor']:.1f} | {t['bat'] / t['floor']:.2f}x | {check} |")
-    print()
-    print("speed-up = sequential / batched (higher is better); batched / floor = JiT time over the bare "
-          "forward/backward work (1.00x = no overhead); max abs dloss = largest per-step loss "
-          "difference between the two implementations (same noise on the CPU).")
+        out(f"| {name} | {size} | {batch} | {args.n} | {1e3 * t['seq']:.1f} | {1e3 * t['bat']:.1f} "
+            f"| {t['seq'] / t['bat']:.2f}x | {1e3 * t['floor']:.1f} | {t['bat'] / t['floor']:.2f}x | {check} |")
+    out()
+    out("speed-up = sequential / batched (higher is better); batched / floor = JiT time over the bare "
+        "forward/backward work (1.00x = no overhead); max abs dloss = largest per-step loss "
+        "difference between the two implementations (same noise on the CPU).")
+    if args.write_docs:
+        write_docs("jit_speed", out.text(), device)
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ if ROOT not in sys.path:
 import torch  # noqa: E402
 
 from unlearn_core import unlearn  # noqa: E402
-from unlearn_core.images.bench import DEFAULT_TARGET, evaluate_images, load_variant, recipe_for, trained_model  # noqa: E402
-from unlearn_core.images.data import make_split  # noqa: E402
+from unlearn_core.images.bench import DEFAULT_TARGET, evaluate_images, load_variant, trained_model  # noqa: E402
+from unlearn_core.images.splits import make_split  # noqa: E402
+from unlearn_core.images.train import recipe_for  # noqa: E402
 from unlearn_core.methods import DEFAULTS  # noqa: E402
 
 SIGMAS = (0.1, 0.5, 1.0, 2.0)

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+pytestmark = pytest.mark.slow  # every test here runs the app through AppTest (seconds each)
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 SMALL = {"dataset": "moons", "n": "200", "seed": "0", "fit_epochs": "60"}
 
@@ -166,3 +168,24 @@ def test_other_pages_render(page):
     at.run()
     at.switch_page(f"app_pages/{'compare' if page.startswith('Compare') else 'geometry'}.py").run()
     assert not at.exception
+
+
+def test_every_method_shows_its_own_summary_and_widgets():
+    from unlearn_core import METHODS
+    at = start()
+    at.selectbox(key="w_method").select("ssd").run()
+    assert not at.exception
+    captions = [c.value for c in at.sidebar.caption]
+    assert METHODS["ssd"].summary in captions
+    assert not any("Retraining from scratch repeats" in c for c in captions)
+    assert at.number_input(key="hp_ssd_alpha").value == METHODS["ssd"].defaults()["alpha"]
+    at.number_input(key="hp_ssd_lam").set_value(2.0).run()
+    assert at.query_params["lam"] == "2"
+    at.selectbox(key="w_method").select("jit").run()
+    assert METHODS["jit"].summary in [c.value for c in at.sidebar.caption]
+    assert at.selectbox(key="hp_jit_normalize_step").value == "first"
+    at.selectbox(key="hp_jit_normalize_step").select("off").run()
+    assert not at.exception and at.query_params["normalize_step"] == "off"
+    at.selectbox(key="w_method").select("finetune").run()
+    at.selectbox(key="w_method").select("jit").run()  # back: the defaults, not the widgets' minimum
+    assert at.number_input(key="hp_jit_sigma").value == METHODS["jit"].defaults()["sigma"]

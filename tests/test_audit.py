@@ -59,6 +59,7 @@ def test_identical_samples_give_zero_and_separated_give_the_cap():
     assert per_example_epsilon(np.full((64, 1), 0.3), A[:, :1])[0] == EPSILON_CAP
 
 
+@pytest.mark.slow
 def test_epsilon_grows_with_the_shift_and_iid_samples_sit_at_the_estimators_floor():
     rng = np.random.default_rng(2)
     R = rng.normal(0, 1, (64, 40))
@@ -170,6 +171,7 @@ def test_run_audit_refuses_bad_requests():
         run_audit(mk, (X, y), [99], (X, y), K=4)
 
 
+@pytest.mark.slow
 def test_batched_and_one_by_one_audits_agree():
     X, y = toy_data.make_dataset("moons", n_samples=100, seed=1)
     Xtr, Xte, ytr, yte, _, _ = toy_data.train_test_split(X, y, seed=1)

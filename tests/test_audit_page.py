@@ -1,4 +1,4 @@
-"""The Forgetting audit page: its helpers (ui/audit.py) and the page through AppTest.
+"""The Forgetting audit page: its numbers (ui/state/audit.py), figures (ui/views/audit.py), the page (AppTest).
 
 Small everywhere: 200 points, K = 8 models per sample, short training. AppTest cannot click Plotly
 (UX.md 3.4), so a canvas click is injected as the chart's selection state; the real click is in
@@ -13,9 +13,10 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ui import audit
-from ui.compare import scenario_ids
-from ui.workspace import new_workspace
+from ui.state import audit
+from ui.state.compare import scenario_ids
+from ui.state.workspace import new_workspace
+from ui.views import audit as audit_views
 from unlearn_core import MLP
 from unlearn_core.audit import Threshold, run_audit
 
@@ -75,7 +76,7 @@ def test_bad_forget_sets_are_refused_with_a_reason(ws):
 
 def test_jit_overrides_keep_only_changes():
     assert audit.jit_overrides({"sigma": 0.25, "lr": 0.1, "normalize_step": "first"}) == {}
-    assert audit.jit_overrides({"sigma": 0.5, "normalize_step": "off"}) == {"sigma": 0.5, "normalize_step": False}
+    assert audit.jit_overrides({"sigma": 0.5, "normalize_step": "off"}) == {"sigma": 0.5, "normalize_step": "off"}
 
 
 def test_cache_key_changes_with_each_input(ws, ids):
@@ -131,7 +132,8 @@ def test_findings_say_when_a_method_is_worse_than_doing_nothing(result):
 
 def test_epsilon_figure_colours_the_audited_points(ws, result):
     f_ids, r_ids = audit.audited_ids(ws, result)
-    fig = audit.epsilon_figure(ws, result, "jit", chosen=int(f_ids[2]))
+    fig = audit_views.epsilon_figure(ws, audit.epsilon_view(ws, result, "jit"), ws.layers(ws.original),
+                                     chosen=int(f_ids[2]))
     by_name = {t.get("name"): t for t in fig["data"]}
     forget, retain = by_name["forget point"], by_name["retained (audited sample)"]
     assert list(forget["customdata"]) == f_ids.tolist() and list(retain["customdata"]) == r_ids.tolist()
@@ -160,7 +162,7 @@ def test_point_view_for_forget_and_retain_points(ws, result):
     assert r.method_label == "retrain again (floor)"
     with pytest.raises(KeyError):
         audit.point_view(ws, result, "jit", int(ws.test_ids[0]))
-    text = audit.point_summary(v)
+    text = audit_views.point_summary(v)
     assert f"#{v.point_id}" in text and "ε = " in text and "U-LiRA" in text
 
 
@@ -169,22 +171,22 @@ def test_histogram_figure_draws_the_winning_rule():
     u, r, o = rng.normal(0, 1, 16), rng.normal(3, 1, 16), rng.normal(1, 1, 16)
     single = audit.PointView(5, "forget", 1, "jit", "jit", 16, u, r, o, 2.3, 0.0625,
                              Threshold("single", None, 1.5, "retrained", 0.1, 0.2), 0.8, 3.0)
-    fig = audit.histogram_figure(single)
+    fig = audit_views.histogram_figure(single)
     assert fig["layout"]["barmode"] == "overlay"
     assert [t["type"] for t in fig["data"]] == ["histogram"] * 3
     assert {t["xbins"]["size"] for t in fig["data"]} == {fig["data"][0]["xbins"]["size"]}  # shared bins
     assert [s["type"] for s in fig["layout"]["shapes"]] == ["line"] and fig["layout"]["shapes"][0]["x0"] == 1.5
     band = audit.PointView(5, "forget", 1, "jit", "jit", 16, u, r, o, 2.3, 0.0625,
                            Threshold("band", -1.0, 1.0, "unlearned", 0.1, 0.2), 0.8, 3.0)
-    shapes = audit.histogram_figure(band, show_original=False)["layout"]["shapes"]
+    shapes = audit_views.histogram_figure(band, show_original=False)["layout"]["shapes"]
     assert [s["type"] for s in shapes] == ["rect", "line", "line"] and (shapes[0]["x0"], shapes[0]["x1"]) == (-1, 1)
     spread = audit.PointView(5, "forget", 1, "jit", "jit", 16, u, r, o, 50.0, 0.0, None, 1.0, 3.0)
-    assert audit.histogram_figure(spread)["layout"]["shapes"] == []
-    assert "perfectly separable" in audit.rule_text(None, 50.0)
-    assert "“retrained”" in audit.rule_text(single.threshold, 2.3)
+    assert audit_views.histogram_figure(spread)["layout"]["shapes"] == []
+    assert "perfectly separable" in audit_views.rule_text(None, 50.0)
+    assert "“retrained”" in audit_views.rule_text(single.threshold, 2.3)
     floor_rule = Threshold("single", None, 1.5, "unlearned", 0.9, 0.02)
-    assert "“retrained again”" in audit.rule_text(floor_rule, 1.4, "retrain")  # the floor's second retrain
-    assert "“original”" in audit.rule_text(floor_rule, 1.4, "original")
+    assert "“retrained again”" in audit_views.rule_text(floor_rule, 1.4, "retrain")  # the floor's second retrain
+    assert "“original”" in audit_views.rule_text(floor_rule, 1.4, "original")
 
 
 def test_pick_point_and_default(ws, result):
@@ -212,6 +214,7 @@ def charts(at) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
 
 
+@pytest.mark.slow
 def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     at = start_on_playground({**SMALL, "method": "jit", "sigma": "0.4"})
     at.switch_page(PAGE).run()
@@ -256,6 +259,7 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     assert at.session_state["audit_results"][key] is result and len(at.session_state["audit_results"]) == 1
 
 
+@pytest.mark.slow
 def test_page_validates_the_forget_set():
     at = start_on_playground()
     at.switch_page(PAGE).run()
@@ -275,6 +279,7 @@ def test_page_validates_the_forget_set():
     assert not at.session_state["audit_results"] if "audit_results" in at.session_state else True
 
 
+@pytest.mark.slow
 def test_page_trains_its_own_workspace_and_reports_a_diverged_method():
     at = AppTest.from_file(str(ROOT / PAGE), default_timeout=120).run()  # no Playground: the page's own data
     assert not at.exception

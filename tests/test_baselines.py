@@ -137,6 +137,7 @@ def test_image_shaped_inputs(digits, name):
 # --- forgetting a whole class -------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(FORGET))
+@pytest.mark.slow
 def test_full_class_forgetting_lowers_forget_accuracy(blobs, name):
     before_f = accuracy(blobs["model"], *blobs["forget"])
     assert before_f > 0.9

@@ -1,25 +1,43 @@
+"""The 2-D bench command line, called in process (``main(argv)``): runs end to end, bad input exits 2 with
+one line, the --jit-* flags are aliases of --set, and --sweep refuses the flags it would ignore.
+(tests/test_imagebench.py runs ``python -m unlearn_core.bench`` and ``python -m unlearn_core.pretrain`` as commands.)"""
 import json
-import subprocess
-import sys
+import re
 
 import pytest
 
 import toy_data
-from unlearn_core.bench.cli import main
+from unlearn_core.bench.cli import JIT_ALIASES, build_parser, main, parse_overrides, sweep_ignores
+from unlearn_core.bench.parsing import Override
+from unlearn_core.bench.sweep import SWEEP_FLAGS
 
 TINY = ["--n-samples", "120", "--epochs", "15", "--seeds", "0,1", "--quiet", "--threads", "1",
         "--set", "finetune.epochs=2", "--set", "neggrad_plus.epochs=2", "--set", "random_label.epochs=2"]
 
 
-def run_cli(args):
-    return subprocess.run([sys.executable, "-m", "unlearn_core.bench", *args], capture_output=True, text=True,
-                          timeout=300)
+def run_main(argv, capsys):
+    """(exit code, stdout, stderr) of ``main(argv)``; argparse's errors exit through SystemExit."""
+    try:
+        code = main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_cli_end_to_end_json_and_table(tmp_path):
+def one_line_error(code, err, message):
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "error" in lines[0], err
+    assert re.search(message, lines[0]), lines[0]
+    return lines[0]
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_json_and_table(tmp_path, capsys):
     out = tmp_path / "rows.json"
-    proc = run_cli(TINY + ["--setting", "random", "--forget-count", "10", "--json", str(out)])
-    assert proc.returncode == 0, proc.stderr
+    code, stdout, err = run_main(TINY + ["--setting", "random", "--forget-count", "10", "--json", str(out)], capsys)
+    assert code == 0, err
     rows = json.loads(out.read_text())
     methods = ["original", "retrain", "jit", "finetune", "neggrad_plus", "random_label"]
     assert [r["method"] for r in rows] == methods * 2
@@ -32,10 +50,11 @@ def test_cli_end_to_end_json_and_table(tmp_path):
         assert 0 <= r["acc_forget"] <= 1 and 0 <= r["mia"] <= 1
     assert [r for r in rows if r["method"] == "retrain"][0]["js_forget"] == 0.0
     assert rows[2]["hyperparameters"]["sigma"] > 0
-    lines = proc.stdout.splitlines()
-    table = [l for l in lines if l.startswith("| ")]
-    assert table[0].startswith("| method |") and [l.split("|")[1].strip() for l in table[1:]] == methods
-    assert "±" in proc.stdout and "(+" in proc.stdout or "(-" in proc.stdout
+    assert [r["hyperparameters"]["epochs"] for r in rows[3:6]] == [2, 2, 2]  # the --set overrides ran
+    table = [line for line in stdout.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| method |") and [line.split("|")[1].strip() for line in table[1:]] == methods
+    jit_cells = table[3].split("|")[2:6]  # retain, forget, test, MIA: mean ± std (gap to retrain)
+    assert all(re.fullmatch(r" \d+\.\d ± \d+\.\d \([+-]\d+\.\d\) ", c) for c in jit_cells), jit_cells
 
 
 def test_cli_indices_replay_keeps_points_in_training(tmp_path):
@@ -62,35 +81,118 @@ def test_cli_full_class_and_region(tmp_path):
     (["--setting", "full_class", "--forget-class", "5"], "class 5 does not exist"),
     (["--setting", "full_class"], "needs --forget-class"),
     (["--methods", "jit,magic"], "unknown method"),
-    (["--set", "jit.sigmaa=1"], "no hyperparameter 'sigmaa'"),
+    (["--set", "jit.sigmaa=1"], r"--set jit\.sigmaa=1: jit has no hyperparameter 'sigmaa'"),
+    (["--set", "magic.lr=1"], "unknown method 'magic'"),
+    (["--set", "jit.lr"], "expects METHOD.NAME=VALUE"),
     (["--seeds", "a,b"], "comma-separated integers"),
     (["--setting", "indices", "--forget-indices", "99999"], "out of range|not in the training split"),
     (["--setting", "random", "--forget-count", "100000"], "between 1 and"),
     (["--n-samples", "1"], "n_samples"),
-    (["--jit-sigma", "-1", "--methods", "jit"], "sigma must be positive"),
+    (["--jit-sigma", "-1", "--methods", "jit"], r"--jit-sigma -1: jit: sigma must be"),
+    (["--set", "jit.sigma=-1", "--methods", "jit"], r"--set jit\.sigma=-1: jit: sigma must be"),
+    (["--jit-n", "2.5"], r"--jit-n 2\.5: jit: n_samples must be an integer"),
+    (["--jit-normalize-step", "sgd"], "invalid choice: 'sgd'"),
     (["--audit", "2"], "--audit needs K >= 4"),
+    (["--threads", "0"], "--threads must be >= 1"),
 ])
-def test_cli_bad_input_exits_2_with_one_line(args, message):
-    proc = run_cli(["--quiet", "--n-samples", "120", "--epochs", "2", "--seeds", "0", *args])
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and "error" in err[0], proc.stderr
-    import re
-    assert re.search(message, err[0]), err[0]
-    assert "Traceback" not in proc.stderr
+def test_cli_bad_input_exits_2_with_one_line(args, message, capsys):
+    code, _, err = run_main(["--quiet", "--n-samples", "120", "--epochs", "2", "--seeds", "0", *args], capsys)
+    one_line_error(code, err, message)
+    assert "Traceback" not in err
 
 
-def test_cli_audit_end_to_end(tmp_path):
+@pytest.mark.slow
+def test_cli_audit_end_to_end(tmp_path, capsys):
     out = tmp_path / "audit.json"
-    proc = run_cli(["--n-samples", "120", "--epochs", "15", "--seeds", "0", "--quiet", "--threads", "1",
-                    "--methods", "jit,finetune", "--set", "finetune.epochs=2", "--setting", "random",
-                    "--forget-count", "6", "--audit", "6", "--json", str(out)])
-    assert proc.returncode == 0, proc.stderr
+    code, stdout, err = run_main(["--n-samples", "120", "--epochs", "15", "--seeds", "0", "--quiet", "--threads", "1",
+                                  "--methods", "jit,finetune", "--set", "finetune.epochs=2", "--setting", "random",
+                                  "--forget-count", "6", "--audit", "6", "--json", str(out)], capsys)
+    assert code == 0, err
     rows = {r["method"]: r for r in json.loads(out.read_text())}
     assert rows["retrain"]["audit"]["role"] == "floor" and rows["original"]["audit"]["role"] == "ceiling"
     for r in rows.values():
         assert 0 <= r["audit_F"] <= 1 and 0 <= r["audit_ulira"] <= 1 and r["audit"]["K"] == 6
         assert len(r["audit"]["eps"]) == 6 and all(0 <= e <= 50 for e in r["audit"]["eps"])
-    header = next(l for l in proc.stdout.splitlines() if l.startswith("| method"))
+    header = next(line for line in stdout.splitlines() if line.startswith("| method"))
     assert "audit F" in header and "U-LiRA" in header
-    assert "K=6" in proc.stdout
+    assert "K=6" in stdout
+
+
+# --- --set is the one override; the --jit-* flags are its aliases -----------------------------------------
+
+ALIAS_VALUES = {"--jit-sigma": ("0.5", 0.5), "--jit-lr": ("1e-3", 0.001), "--jit-n": ("7", 7),
+                "--jit-batch-size": ("3", 3), "--jit-epochs": ("2", 2), "--jit-normalize-step": ("off", "off"),
+                "--jit-reproduce-authors": (None, True)}
+
+
+@pytest.mark.parametrize("flag", list(JIT_ALIASES))
+def test_each_jit_flag_is_translated_to_the_equivalent_set_item(flag):
+    name = JIT_ALIASES[flag]
+    text, value = ALIAS_VALUES[flag]
+    argv = [flag] if text is None else [flag, text]
+    items = build_parser().parse_args(argv).set
+    assert items == [Override(f"jit.{name}={'True' if text is None else text}", " ".join(argv), alias=True)]
+    assert parse_overrides(items) == {"jit": {name: value}}
+    same = build_parser().parse_args(["--set", f"jit.{name}={'True' if text is None else text}"]).set
+    assert parse_overrides(same) == parse_overrides(items)
+    assert f"alias of --set jit.{name}=" in " ".join(build_parser().format_help().split())
+
+
+def test_aliases_and_set_items_combine_and_the_last_of_one_route_counts():
+    items = build_parser().parse_args(["--jit-lr", "0.1", "--set", "finetune.epochs=5", "--jit-lr", "0.2",
+                                       "--set", "jit.lr=0.2", "--set", "jit.normalize_step=probe"]).set
+    assert [i.flag for i in items] == ["--jit-lr 0.1", "--set finetune.epochs=5", "--jit-lr 0.2",
+                                       "--set jit.lr=0.2", "--set jit.normalize_step=probe"]
+    assert parse_overrides(items) == {"jit": {"lr": 0.2, "normalize_step": "probe"}, "finetune": {"epochs": 5}}
+
+
+@pytest.mark.parametrize("argv, both", [
+    (["--jit-lr", "0.1", "--set", "jit.lr=0.2"], ("--jit-lr 0.1", "--set jit.lr=0.2")),
+    (["--set", "jit.normalize_step=first", "--jit-normalize-step", "off"],
+     ("--jit-normalize-step off", "--set jit.normalize_step=first")),
+    (["--jit-reproduce-authors", "--set", "jit.reproduce_authors=False"],
+     ("--jit-reproduce-authors", "--set jit.reproduce_authors=False")),
+])
+def test_one_hyperparameter_given_both_ways_with_different_values_is_an_error_naming_both(argv, both, capsys):
+    code, _, err = run_main(["--quiet", "--seeds", "0", "--methods", "jit", *argv], capsys)
+    line = one_line_error(code, err, "two different values")
+    assert all(flag in line for flag in both), line
+
+
+def test_normalize_step_has_one_spelling(capsys):
+    for word in ("off", "first", "probe"):
+        assert parse_overrides([Override(f"jit.normalize_step={word}", "--set")]) == {"jit": {"normalize_step": word}}
+    code, _, err = run_main(["--quiet", "--seeds", "0", "--set", "jit.normalize_step=False"], capsys)
+    one_line_error(code, err, "normalize_step must be .*'off', 'first', 'probe'")
+
+
+# --- --sweep refuses what it would ignore -------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--jit-lr", "0.1"], "--jit-lr"),
+    (["--jit-reproduce-authors"], "--jit-reproduce-authors"),
+    (["--set", "jit.sigma=0.5"], "--set"),
+    (["--methods", "jit"], "--methods"),
+    (["--setting", "region"], "--setting"),
+    (["--audit", "8"], "--audit"),
+    (["--dataset", "digits"], "--dataset"),
+    (["--dataset", "moons"], "--dataset"),  # given with its default value: still ignored, still refused
+    (["--n-samples", "300"], "--n-samples"),
+    (["--forget-region", "0", "1", "0", "1"], "--forget-region"),
+    (["--model", "vgg11"], "--model"),
+    (["--train-epochs", "3"], "--train-epochs"),
+])
+def test_sweep_refuses_each_flag_it_would_ignore(argv, flag, capsys):
+    code, out, err = run_main(["--sweep", "--seeds", "0", "--quiet", *argv], capsys)
+    line = one_line_error(code, err, "--sweep does not use")
+    assert line.split("does not use ")[1].split(":")[0] == flag and out == ""
+
+
+def test_sweep_names_every_ignored_flag_and_accepts_the_ones_it_reads():
+    parser = build_parser()
+    argv = ["--sweep", "--methods", "jit", "--jit-lr", "0.1", "--set", "jit.sigma=1", "--setting", "region"]
+    assert sweep_ignores(parser, parser.parse_args(argv), argv) == ["--setting", "--methods", "--jit-lr", "--set"]
+    reads = ["--sweep", "--seeds", "0", "--hidden", "8", "--activation", "tanh", "--epochs", "3", "--lr", "0.01",
+             "--batch-size", "16", "--device", "cpu", "--json", "x.json", "--quiet", "--threads", "1"]
+    assert sorted(f for f in reads if f.startswith("--")) == sorted(SWEEP_FLAGS)
+    assert sweep_ignores(parser, parser.parse_args(reads), reads) == []

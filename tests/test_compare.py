@@ -1,4 +1,4 @@
-"""The Compare page: its numeric helpers (ui/compare.py) and the page through AppTest."""
+"""The Compare page: its numbers (ui/state/compare.py), figures (ui/views/compare.py), the page through AppTest."""
 import json
 import math
 from pathlib import Path
@@ -9,11 +9,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-import ui.compare as compare
+import ui.state.compare as compare
 from conftest import snapshot
-from ui.compare import (GAP_METRICS, METRIC_COLUMNS, boundary_figures, comparison_table, expected_steps, gap_figure,
-                        hyperparameters_for, result_key, run_comparison, scenario_ids, validate_forget)
-from ui.workspace import new_workspace
+from ui.state.compare import (GAP_METRICS, METRIC_COLUMNS, boundary_layers, comparison_table, expected_steps,
+                              gap_frame, hyperparameters_for, result_key, run_comparison, scenario_ids,
+                              validate_forget)
+from ui.state.workspace import new_workspace
+from ui.views.compare import boundary_figures, gap_figure
 from unlearn_core import METHODS, unlearn
 from unlearn_core.problem import choose_forget
 
@@ -117,7 +119,7 @@ def test_expected_steps_is_a_positive_estimate_for_the_other_baselines(ws, metho
 
 def test_grid_has_one_figure_per_model_with_the_retrained_ghost(ws, run):
     comp = run["comp"]
-    panels = boundary_figures(ws, comp)
+    panels = boundary_figures(ws, boundary_layers(ws, comp), forgotten=comp.forget_ids)
     assert [n for n, _ in panels] == ["original", "retrain", "jit", "finetune"]
     for name, fig in panels:
         fig = go.Figure(fig)  # figure_for may give a figure dict
@@ -133,7 +135,7 @@ def test_grid_has_one_figure_per_model_with_the_retrained_ghost(ws, run):
 
 
 def test_gap_figure_has_bars_for_original_and_methods(run):
-    fig = gap_figure(run["comp"])
+    fig = gap_figure(gap_frame(run["comp"]))
     assert [t.name for t in fig.data] == ["original", "jit", "finetune"]
     jit = fig.data[1]
     df = comparison_table(run["comp"])
@@ -192,7 +194,7 @@ def test_a_diverging_or_collapsing_method_is_reported_not_raised(ws, monkeypatch
     assert comp.runs["neggrad_plus"].ok
     df = comparison_table(comp)
     assert df.loc["jit", "status"].startswith("diverged") and math.isnan(df.loc["jit", "Δ forget"])
-    panels = dict(boundary_figures(ws, comp))
+    panels = dict(boundary_figures(ws, boundary_layers(ws, comp), forgotten=comp.forget_ids))
     assert panels["jit"] is None and panels["finetune"] is None and panels["neggrad_plus"] is not None
 
 
@@ -205,6 +207,7 @@ def _page_with(ws=None):
     return at.run()
 
 
+@pytest.mark.slow
 def test_page_uses_the_playground_selection_and_runs(ws):
     ws.selection = set(ws.train_ids[:6].tolist())
     try:
@@ -242,6 +245,7 @@ def test_page_with_an_empty_selection_says_so_and_runs_nothing(ws):
     assert len(at.button) == 0 and len(at.dataframe) == 0
 
 
+@pytest.mark.slow
 def test_page_trains_its_own_workspace_when_the_playground_has_none():
     at = _page_with()
     assert not at.exception
@@ -257,6 +261,7 @@ def test_page_trains_its_own_workspace_when_the_playground_has_none():
     assert any("Press **Run**" in i.value for i in at.info)
 
 
+@pytest.mark.slow
 def test_page_shows_a_diverging_method_in_its_panel(ws):
     at = _page_with(ws)
     at.selectbox(key="compare_setting").select("random").run()

@@ -418,6 +418,7 @@ def test_fuzz_arbitrary_bytes(data):
 
 @FUZZ
 @given(st.text(max_size=2000))
+@pytest.mark.slow
 def test_fuzz_arbitrary_text(text):
     check_result_or_value_error(io.StringIO(text))
     check_result_or_value_error(text.encode("utf-8", errors="surrogatepass"))
@@ -462,6 +463,7 @@ def mutated_csv(draw):
 
 @FUZZ
 @given(mutated_csv())
+@pytest.mark.slow
 def test_fuzz_mutated_csv(text):
     check_result_or_value_error(text.encode("utf-8", errors="surrogateescape"))
     check_result_or_value_error(io.StringIO(text))
@@ -469,6 +471,7 @@ def test_fuzz_mutated_csv(text):
 
 @FUZZ
 @given(valid_csv_text())
+@pytest.mark.slow
 def test_valid_generated_csv_loads_or_has_one_class(text):
     try:
         X, y = load_text(text)

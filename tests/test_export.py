@@ -1,4 +1,4 @@
-"""ui.export: session JSON round trip and validation, standalone HTML, PNG through Kaleido."""
+"""Session JSON round trip and validation (ui.state.session), standalone HTML (ui.views.html), PNG (ui.views.png)."""
 import base64
 import functools
 import json
@@ -16,11 +16,14 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from ui import export
-from ui.canvas import Layers, canvas_figure, figure_for
-from ui.export import (SessionFileError, animation_html, figure_png, load_session, session_from_json,
-                       session_to_json, static_figure)
-from ui.workspace import new_workspace
+from ui.state import session
+from ui.state.grids import Layers
+from ui.state.session import SessionFileError, load_session, session_from_json, session_to_json
+from ui.state.workspace import new_workspace
+from ui.views import png
+from ui.views.canvas import canvas_figure, figure_for
+from ui.views.html import animation_html, static_figure
+from ui.views.png import figure_png
 
 CHROMIUM = "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else shutil.which("chromium")
 needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="needs Chromium (apt-get install chromium)")
@@ -115,7 +118,7 @@ def test_loaded_workspace_keeps_working():
     assert len(ws2.steps) == 3 and not ws2.selection
     ws2.undo()
     assert ws2.selection == ws.selection
-    figure_for(ws2, ws2.model)
+    figure_for(ws2, ws2.layers(ws2.model))
 
 
 def test_untrained_workspace_round_trips():
@@ -125,6 +128,7 @@ def test_untrained_workspace_round_trips():
     assert np.array_equal(ws2.X, ws.X) and ws2.n_classes == 3
 
 
+@pytest.mark.slow
 def test_file_is_small():
     ws = make_ws(n=600, steps=(("jit", slice(0, 10)), ("finetune", slice(20, 40))))
     assert len(ws.steps[1].frames) == 60  # the most frames a step keeps
@@ -283,18 +287,18 @@ def test_huge_numbers_are_non_finite():
 
 def test_too_large(monkeypatch):
     text = saved()[1]
-    monkeypatch.setattr(export, "MAX_BYTES", 10_000)
+    monkeypatch.setattr(session, "MAX_BYTES", 10_000)
     msg = load_error(text)
     assert "at $: the file has" in msg and "MB limit" in msg and "Choose a smaller session file" in msg
     assert "MB limit" in load_error(text.encode())
-    monkeypatch.setattr(export, "MAX_BYTES", 50 * 2**20)
-    monkeypatch.setattr(export, "MAX_POINTS", 100)
+    monkeypatch.setattr(session, "MAX_BYTES", 50 * 2**20)
+    monkeypatch.setattr(session, "MAX_POINTS", 100)
     msg = load_error(text)
     assert "$.data.X: 200 points; a session holds 1 to 100" in msg
 
 
 def test_decoded_size_is_capped(monkeypatch):
-    monkeypatch.setattr(export, "MAX_DECODED", 1000)  # X alone has 1600 bytes
+    monkeypatch.setattr(session, "MAX_DECODED", 1000)  # X alone has 1600 bytes
     assert "$.data.X: the arrays would take more than" in load_error(saved()[1])
 
 
@@ -364,6 +368,7 @@ def _mutate(d, path, op, value, pos, char):
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
+@pytest.mark.slow
 def test_fuzz_mutated_files_load_or_raise_value_error(data):
     paths = all_paths()
     d = doc()
@@ -430,6 +435,7 @@ def test_static_figure_drops_the_animation():
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_animation_html_renders_in_chromium(tmp_path):
     fig, _ = animated()
     page = tmp_path / "anim.html"
@@ -451,10 +457,11 @@ def png_size(data: bytes):
 @pytest.fixture
 def renderer():
     yield
-    export.stop_png_renderer()
+    png.stop_png_renderer()
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_figure_png(renderer):
     fig, steps = animated()
     t = time.perf_counter()
@@ -471,13 +478,14 @@ def test_figure_png(renderer):
 
 
 @needs_chromium
+@pytest.mark.slow
 def test_broken_browser_fails_fast_then_recovers(monkeypatch, renderer):
     if not os.access("/bin/true", os.X_OK):
         pytest.skip("needs /bin/true")
     monkeypatch.setenv("BROWSER_PATH", "/bin/true")
     t = time.perf_counter()
     with pytest.raises(RuntimeError, match="Starting the browser for PNG export"):
-        figure_png(figure_for(saved()[0], saved()[0].original))
+        figure_png(figure_for(saved()[0], saved()[0].layers(saved()[0].original)))
     assert time.perf_counter() - t < 30
     monkeypatch.delenv("BROWSER_PATH")
     assert png_size(figure_png({"data": [{"type": "scatter", "x": [0, 1], "y": [1, 0]}],
@@ -489,9 +497,9 @@ def test_missing_browser_says_what_to_install(monkeypatch, tmp_path):
     with pytest.raises(RuntimeError, match="BROWSER_PATH=.*no-such-chrome.*apt-get install chromium"):
         figure_png(animated()[0])
     monkeypatch.delenv("BROWSER_PATH")
-    monkeypatch.setattr(export, "SYSTEM_CHROMIUM", str(tmp_path / "chromium"))
-    monkeypatch.setattr(export.shutil, "which", lambda name: None)
-    monkeypatch.setattr(export, "_kaleido_browser", lambda: None)
+    monkeypatch.setattr(png, "SYSTEM_CHROMIUM", str(tmp_path / "chromium"))
+    monkeypatch.setattr(png.shutil, "which", lambda name: None)
+    monkeypatch.setattr(png, "_kaleido_browser", lambda: None)
     with pytest.raises(RuntimeError, match="none was found.*apt-get install chromium.*BROWSER_PATH"):
         figure_png(animated()[0])
 

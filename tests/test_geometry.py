@@ -1,5 +1,6 @@
-"""The Geometry page: information alpha, Lipschitz estimates, perturbation clouds, the 1-D example,
-figures, and the page itself through AppTest."""
+"""The Geometry page: information alpha, Lipschitz estimates, perturbation clouds, the 1-D example
+(unlearn_core.geometry), its model runs (ui.state.geometry), figures (ui.views.geometry), and the page
+itself through AppTest."""
 import json
 import math
 from pathlib import Path
@@ -10,7 +11,10 @@ import torch
 from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from ui import geometry as geo
+from ui.state import geometry as geo_state
+from ui.state.events import chosen_point
+from ui.views import geometry as geo_views
+from unlearn_core import geometry as geo
 from unlearn_core import scenarios
 from unlearn_core.methods.jit import jit_loss
 
@@ -83,7 +87,7 @@ def test_standardised_units_match_scenarios_and_are_scale_free():
     np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
     np.testing.assert_allclose(a[~np.isnan(a)], b[~np.isnan(b)])
     np.testing.assert_array_equal(geo.neighbours(X, 3, 0.4), geo.neighbours(stretched, 3, 0.4))
-    ex, ey = geo.ellipse(np.array([1.0, 2.0]), 0.5, [2.0, 3.0])
+    ex, ey = geo_views.ellipse(np.array([1.0, 2.0]), 0.5, [2.0, 3.0])
     np.testing.assert_allclose(((ex - 1) / 2.0) ** 2 + ((ey - 2) / 3.0) ** 2, 0.25)
 
 
@@ -166,7 +170,7 @@ def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="resolution"):
         geo.lipschitz_grid(Constant(), (-1, 1, -1, 1), 101)
     with pytest.raises(ValueError, match="no hyperparameter"):
-        geo.jit_hyperparameters(momentum=0.9)
+        geo_state.jit_hyperparameters(momentum=0.9)
 
 
 # --- the perturbation cloud ------------------------------------------------------------------------
@@ -204,7 +208,7 @@ def test_jit_forgets_memorised_high_information_points_and_spares_the_rest(moons
     forget = np.flatnonzero(geo.high_info_mask(alpha, 0.5) & correct)
     low = np.flatnonzero(np.nan_to_num(alpha) >= 1.0)
     assert len(forget) >= 2 and len(low) > 100
-    after = geo.run_jit(model, X[forget], y[forget])
+    after = geo_state.run_jit(model, X[forget], y[forget])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     p0, p1 = geo.own_class_probability(model, X, y), geo.own_class_probability(after, X, y)
     assert (p1[forget] < p0[forget]).all()
@@ -236,15 +240,15 @@ def test_sigmoid_flat_point_has_smaller_estimate_than_slope_point():
 def test_chosen_point_reads_customdata_and_keeps_the_newest():
     sel = {"selection": {"points": [{"customdata": 7, "curve_number": 1}, {"customdata": [12]},
                                     {"customdata": None}, {"x": 1.0}, {"customdata": 99}]}}
-    assert geo.chosen_point(sel, allowed=[7, 12, 30]) == 12
-    assert geo.chosen_point(sel, allowed=[30]) is None
-    assert geo.chosen_point(None, allowed=[1]) is None
-    assert geo.chosen_point({"selection": {"points": []}}, allowed=[1]) is None
+    assert chosen_point(sel, allowed=[7, 12, 30]) == 12
+    assert chosen_point(sel, allowed=[30]) is None
+    assert chosen_point(None, allowed=[1]) is None
+    assert chosen_point({"selection": {"points": []}}, allowed=[1]) is None
 
     class State:  # attribute access like PlotlyState
         selection = {"points": [{"customdata": 30}]}
 
-    assert geo.chosen_point(State(), allowed=[30]) == 30
+    assert chosen_point(State(), allowed=[30]) == 30
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -253,9 +257,9 @@ def test_information_figure_carries_global_ids_and_marks_high_information(moons)
     X, y = moons["Xtr"], moons["ytr"]
     ids = np.arange(1000, 1000 + len(y))
     alpha = scenarios.information(X, y, 0.3)
-    cls = geo.class_grid(moons["model"], (-2, 3, -2, 2), 40)[1]
-    fig = geo.information_figure(X, y, ids, alpha, tau=0.5, bounds=(-2, 3, -2, 2), n_classes=2, boundary=cls,
-                                 chosen=1005, radius=0.3, scale=geo.standard_scale(X))
+    cls = geo_state.class_grid(moons["model"], (-2, 3, -2, 2), 40)[1]
+    fig = geo_views.information_figure(X, y, ids, alpha, tau=0.5, bounds=(-2, 3, -2, 2), n_classes=2,
+                                       boundary=cls, chosen=1005, radius=0.3, scale=geo.standard_scale(X))
     pts = [t for t in fig.data if t.type == "scatter" and t.customdata is not None]
     shown = np.concatenate([np.asarray(t.customdata) for t in pts])
     assert sorted(shown.tolist()) == ids.tolist()  # every training point once, by global id
@@ -270,18 +274,18 @@ def test_information_figure_carries_global_ids_and_marks_high_information(moons)
 def test_heatmap_and_cloud_figures(moons):
     model = moons["model"]
     Z = geo.lipschitz_grid(model, (-2, 3, -2, 2), 40, sigma=0.25, n_samples=10)
-    fig = geo.lipschitz_figure(Z, (-2, 3, -2, 2), zmax=2.0, X=moons["Xtr"], y=moons["ytr"],
-                               forget=moons["Xtr"][:3], n_classes=2)
+    fig = geo_views.lipschitz_figure(Z, (-2, 3, -2, 2), zmax=2.0, X=moons["Xtr"], y=moons["ytr"],
+                                     forget=moons["Xtr"][:3], n_classes=2)
     heat = fig.data[0]
     assert heat.type == "heatmap" and heat.hoverinfo == "skip" and (heat.zmin, heat.zmax) == (0.0, 2.0)
     spec = json.loads(fig.to_json())["data"][0]["z"]
     assert spec["dtype"] == "f4"  # float32 payload
     assert list(fig.layout.xaxis.range) == [-2, 3] and fig.layout.yaxis.scaleanchor == "x"
     cloud = geo.perturbation_cloud(model, moons["Xtr"][0], 0.25, 30)
-    cf = geo.cloud_figure(cloud, model, sigma=0.25, n_classes=2)
+    cf = geo_views.cloud_figure(cloud, geo_state.cloud_window(model, cloud, 0.25), sigma=0.25, n_classes=2)
     dots = [t for t in cf.data if t.type == "scatter" and (t.name or "").startswith("predicted")]
     assert sum(len(t.x) for t in dots) == 30
-    sf = geo.sigmoid_figure(geo.sigmoid_example([2.5, 0.0], sigma=0.5), w=3.0, sigma=0.5)
+    sf = geo_views.sigmoid_figure(geo.sigmoid_example([2.5, 0.0], sigma=0.5), w=3.0, sigma=0.5)
     assert len(sf.layout.shapes) == 2 and len(sf.layout.annotations) == 2
 
 
@@ -291,6 +295,7 @@ def _spec(chart):
     return json.loads(chart.proto.spec)
 
 
+@pytest.mark.slow
 def test_page_renders_and_reacts_to_controls():
     at = AppTest.from_file(str(PAGE), default_timeout=60).run()
     assert not at.exception
@@ -328,8 +333,9 @@ def test_page_renders_and_reacts_to_controls():
     assert table.loc["forget points", "n"] == 1
 
 
+@pytest.mark.slow
 def test_page_uses_the_playgrounds_workspace_when_trained():
-    from ui.workspace import ModelConfig, new_workspace
+    from ui.state.workspace import ModelConfig, new_workspace
     ws = new_workspace("moons", n_samples=200, seed=3, model_cfg=ModelConfig(epochs=60, seed=3))
     ws.train()
     at = AppTest.from_file(str(PAGE), default_timeout=60)

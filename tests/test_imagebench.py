@@ -1,4 +1,7 @@
-"""Image training (checkpoints, resume), the image bench CLI end to end, resume after a kill, pretrain."""
+"""Image training (checkpoints, resume), the image bench CLI end to end, resume after a kill, pretrain.
+
+The bench is called in process (``main(argv)``); two tests run the commands themselves:
+``python -m unlearn_core.bench`` (killed, then resumed) and ``python -m unlearn_core.pretrain``."""
 import json
 import os
 import pickle
@@ -12,9 +15,12 @@ import pytest
 import torch
 
 from unlearn_core import unlearn
-from unlearn_core.images.data import load_digits, write_fake_cifar, write_fake_folder
+from unlearn_core.bench.cli import main
+from unlearn_core.bench.pretrain import main as pretrain_main
+from unlearn_core.images.data import load_digits
 from unlearn_core.images.train import ImageRecipe, train_images
 from unlearn_core.images.zoo import build_model
+from unlearn_core.testing import write_fake_cifar, write_fake_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY_RECIPE = ImageRecipe(epochs=4, lr=0.05, batch_size=64, crop_pad=1, flip=False)
@@ -26,9 +32,14 @@ def digits():
     return d, d.normalize(d.X_train[:300]), d.y_train[:300]
 
 
-def run_cli(*args, timeout=600):
-    return subprocess.run([sys.executable, "-m", "unlearn_core.bench", *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+def run_main(entry, argv, capsys):
+    """(exit code, stdout, stderr) of ``entry(argv)`` in this process; argparse exits through SystemExit."""
+    try:
+        code = entry(list(argv))
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 def test_killed_training_resumes_to_the_same_weights(digits, tmp_path):
@@ -86,20 +97,26 @@ def test_bad_recipes_and_inputs_are_refused(digits):
         train_images(build_model("smallcnn", 10, (1, 8, 8)), X, y, ImageRecipe(amp=True), device="cpu")
 
 
-def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path):
+@pytest.mark.slow
+def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path, capsys):
     out = tmp_path / "digits"
     args = ["--dataset", "digits", "--setting", "full_class,random", "--methods", "jit,finetune,emmn",
             "--seeds", "0,1", "--train-epochs", "2", "--out", str(out), "--quiet", "--threads", "1",
             "--set", "finetune.epochs=1", "--set", "emmn.max_noise_steps=2", "--set", "emmn.min_noise_steps=2",
             "--set", "emmn.impair_epochs=1", "--set", "emmn.repair_epochs=1"]
-    proc = run_cli(*args)
-    assert proc.returncode == 0, proc.stderr
-    for name in ("table.md", "results.csv", "results.json", "gap.html"):
-        assert (out / name).exists(), name
+    code, stdout, err = run_main(main, args, capsys)
+    assert code == 0, err
+    table_md = (out / "table.md").read_text()
+    assert table_md.rstrip("\n") in stdout  # the printed tables are table.md's
+    assert [line.split("|")[1].strip() for line in table_md.splitlines() if line.startswith("| ")][:6] == \
+        ["method", "original", "retrain", "jit", "finetune", "emmn"]
+    html = (out / "gap.html").read_text()
+    assert "full_class (3)" in html and "random (27 random)" in html  # one group of bars per setting
     rows = json.loads((out / "results.json").read_text())
     # 2 settings x 2 seeds x (original, retrain, jit, finetune, emmn)
     assert len(rows) == 20 and len(list((out / "runs").iterdir())) == 20
     by = {(r["setting"], r["seed"], r["method"]): r for r in rows}
+    assert by["random", 0, "finetune"]["hyperparameters"]["epochs"] == 1  # --set reached the image bench
     assert by["full_class", 0, "retrain"]["js_forget"] == 0.0 and by["full_class", 0, "retrain"]["seconds"] > 0
     assert by["full_class", 0, "original"]["n_forget"] == 137  # every training image of digit 3
     assert by["random", 1, "jit"]["target"] == "27 random" and by["random", 1, "jit"]["n_forget"] == 27
@@ -108,7 +125,7 @@ def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path):
     for r in rows:
         for key in ("acc_retain", "acc_forget", "acc_test", "mia", "loss_mia", "seconds", "hyperparameters"):
             assert key in r
-    assert "full_class, forget 3" in proc.stdout and "loss MIA" in proc.stdout and "emmn did not run" in proc.stdout
+    assert "full_class, forget 3" in stdout and "loss MIA" in stdout and "emmn did not run" in stdout
     csv_lines = (out / "results.csv").read_text().splitlines()
     assert csv_lines[0].startswith("dataset,model,setting") and len(csv_lines) == 21
 
@@ -117,15 +134,17 @@ def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path):
     victim.unlink()
     stamps = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
     models = {p.name: p.stat().st_mtime_ns for p in (out / "models").iterdir()}
-    proc = run_cli(*args)
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_main(main, args, capsys)
+    assert code == 0, err
     assert victim.exists()
     assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir() if p.name != victim.name} == stamps
     assert {p.name: p.stat().st_mtime_ns for p in (out / "models").iterdir()} == models, "no model retrained"
     assert len(json.loads((out / "results.json").read_text())) == 20
 
 
-def test_a_killed_bench_loses_nothing_finished(tmp_path):
+@pytest.mark.slow
+def test_a_killed_bench_loses_nothing_finished(tmp_path, capsys):
+    """``python -m unlearn_core.bench`` as a command, killed mid-run; the rerun (in process) keeps what was finished."""
     out = tmp_path / "killed"
     args = ["-m", "unlearn_core.bench", "--dataset", "digits", "--setting", "full_class", "--methods",
             "jit,finetune,ssd", "--seeds", "0", "--train-epochs", "2", "--out", str(out), "--quiet", "--threads", "1",
@@ -144,25 +163,28 @@ def test_a_killed_bench_loses_nothing_finished(tmp_path):
     finished = {p.name: p.read_text() for p in runs.iterdir() if p.suffix == ".json"}
     assert finished and all(json.loads(t)["method"] for t in finished.values()), "every written run is whole JSON"
     assert not [p for p in runs.iterdir() if p.suffix != ".json"], "no half-written files"
-    done = run_cli(*args[2:])
-    assert done.returncode == 0, done.stderr
+    code, _, err = run_main(main, args[2:], capsys)
+    assert code == 0, err
     after = {p.name: p.read_text() for p in runs.iterdir()}
     assert len(after) == 5 and all(after[name] == text for name, text in finished.items())
 
 
-def test_cifar_archive_and_image_folder_through_the_cli(tmp_path):
+@pytest.mark.slow
+def test_cifar_archive_and_image_folder_through_the_cli(tmp_path, capsys):
     write_fake_cifar(tmp_path / "c", "cifar100", n_train=400, n_test=200, seed=0)
-    proc = run_cli("--dataset", "cifar20", "--data-dir", str(tmp_path / "c"), "--model", "smallcnn", "--setting",
-                   "sub_class", "--target", "rocket", "--methods", "jit", "--seeds", "0", "--train-epochs", "1",
-                   "--out", str(tmp_path / "o1"), "--quiet", "--threads", "1", "--no-plot")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_main(main, ["--dataset", "cifar20", "--data-dir", str(tmp_path / "c"), "--model", "smallcnn",
+                                   "--setting", "sub_class", "--target", "rocket", "--methods", "jit", "--seeds", "0",
+                                   "--train-epochs", "1", "--out", str(tmp_path / "o1"), "--quiet", "--threads", "1",
+                                   "--no-plot"], capsys)
+    assert code == 0, err
     rows = json.loads((tmp_path / "o1" / "results.json").read_text())
     assert {r["target"] for r in rows} == {"rocket"} and rows[0]["n_forget"] == 4  # 400 images cycle 100 classes
     write_fake_folder(tmp_path / "f", classes=3, per_class=12, size=16)
-    proc = run_cli("--dataset", "folder", "--data-dir", str(tmp_path / "f"), "--model", "smallcnn", "--setting",
-                   "full_class", "--target", "0", "--methods", "jit", "--seeds", "0", "--train-epochs", "1",
-                   "--out", str(tmp_path / "o2"), "--quiet", "--threads", "1", "--no-plot")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_main(main, ["--dataset", "folder", "--data-dir", str(tmp_path / "f"), "--model", "smallcnn",
+                                   "--setting", "full_class", "--target", "0", "--methods", "jit", "--seeds", "0",
+                                   "--train-epochs", "1", "--out", str(tmp_path / "o2"), "--quiet", "--threads", "1",
+                                   "--no-plot"], capsys)
+    assert code == 0, err
     assert json.loads((tmp_path / "o2" / "results.json").read_text())[0]["dataset"] == "folder"
 
 
@@ -173,12 +195,16 @@ def test_cifar_archive_and_image_folder_through_the_cli(tmp_path):
     (["--dataset", "digits", "--setting", "full_class", "--target", "eleven"], "eleven"),
     (["--dataset", "digits", "--methods", "jit,magic"], "unknown method"),
     (["--dataset", "digits", "--audit", "8"], "--audit runs on 2-D datasets"),
+    (["--dataset", "digits", "--set", "ssd.alpha=-1"], "--set ssd.alpha=-1: ssd: alpha must be"),
+    (["--dataset", "digits", "--jit-lr", "0.1", "--set", "jit.lr=0.2"],
+     "--jit-lr 0.1 and --set jit.lr=0.2 give jit.lr two different values"),
 ])
-def test_image_cli_bad_input_exits_2_with_one_line(tmp_path, args, message):
-    proc = run_cli(*args, "--seeds", "0", "--train-epochs", "1", "--out", str(tmp_path / "o"), "--quiet")
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    err = proc.stderr.strip().splitlines()
-    assert len(err) == 1 and message in err[0], proc.stderr
+def test_image_cli_bad_input_exits_2_with_one_line(tmp_path, args, message, capsys):
+    code, out, err = run_main(main, [*args, "--seeds", "0", "--train-epochs", "1", "--out", str(tmp_path / "o"),
+                                     "--quiet"], capsys)
+    assert code == 2, (out, err)
+    err = err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "o" / "models").exists(), "nothing trained before the input was checked"
 
 
@@ -187,19 +213,22 @@ class _Evil:
         return (os.system, (f"touch {os.environ.get('EVIL_MARKER', '/tmp/never')}",))
 
 
-def test_pretrain_then_bench_from_the_checkpoint_and_a_malicious_checkpoint_is_refused(tmp_path):
+@pytest.mark.slow
+def test_pretrain_then_bench_from_the_checkpoint_and_a_malicious_checkpoint_is_refused(tmp_path, capsys):
+    """``python -m unlearn_core.pretrain`` as a command; the rest in process."""
     ck = tmp_path / "digits.pt"
-    cmd = [sys.executable, "-m", "unlearn_core.bench.pretrain", "--dataset", "digits", "--epochs", "12", "--out", str(ck),
-           "--quiet"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    argv = ["--dataset", "digits", "--epochs", "12", "--out", str(ck), "--quiet"]
+    proc = subprocess.run([sys.executable, "-m", "unlearn_core.pretrain", *argv], capture_output=True, text=True,
+                          timeout=300, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "test accuracy" in proc.stdout and ck.exists()
     stamp = ck.stat().st_mtime_ns
-    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)  # finished: resumes to the end
-    assert again.returncode == 0 and ck.stat().st_mtime_ns == stamp
-    proc = run_cli("--dataset", "digits", "--checkpoint", str(ck), "--setting", "full_class", "--methods", "jit",
-                   "--seeds", "0", "--train-epochs", "12", "--out", str(tmp_path / "o"), "--quiet", "--no-plot")
-    assert proc.returncode == 0, proc.stderr
+    code, _, err = run_main(pretrain_main, argv, capsys)  # finished: resumes to the end, writes nothing
+    assert code == 0 and ck.stat().st_mtime_ns == stamp, err
+    code, _, err = run_main(main, ["--dataset", "digits", "--checkpoint", str(ck), "--setting", "full_class",
+                                   "--methods", "jit", "--seeds", "0", "--train-epochs", "12", "--out",
+                                   str(tmp_path / "o"), "--quiet", "--no-plot"], capsys)
+    assert code == 0, err
     original = [r for r in json.loads((tmp_path / "o" / "results.json").read_text()) if r["method"] == "original"][0]
     assert original["acc_test"] > 0.6  # the checkpoint, not an untrained model
     marker = tmp_path / "pwned"
@@ -210,10 +239,24 @@ def test_pretrain_then_bench_from_the_checkpoint_and_a_malicious_checkpoint_is_r
             pickle.dump({"state_dict": _Evil()}, fh)
         finally:
             del os.environ["EVIL_MARKER"]
-    proc = run_cli("--dataset", "digits", "--checkpoint", str(evil), "--setting", "full_class", "--methods", "jit",
-                   "--seeds", "0", "--out", str(tmp_path / "o3"), "--quiet", "--no-plot")
-    assert proc.returncode == 2 and "weights-only" in proc.stderr.lower().replace("weights only", "weights-only")
+    code, _, err = run_main(main, ["--dataset", "digits", "--checkpoint", str(evil), "--setting", "full_class",
+                                   "--methods", "jit", "--seeds", "0", "--out", str(tmp_path / "o3"), "--quiet",
+                                   "--no-plot"], capsys)
+    assert code == 2 and "weights-only" in err.lower().replace("weights only", "weights-only"), err
     assert not marker.exists(), "the pickle's payload must never run"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dataset", "digits", "--out", "x.pt", "--epochs", "many"], "invalid int value: 'many'"),
+    (["--dataset", "mnist", "--out", "x.pt"], "invalid choice: 'mnist'"),
+    (["--dataset", "digits"], "the following arguments are required: --out"),
+    (["--dataset", "cifar10", "--labels", "parity", "--out", "x.pt"], "--labels parity is for digits"),
+])
+def test_pretrain_bad_input_exits_2_with_one_line(argv, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_main(pretrain_main, argv, capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "x.pt").exists()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -1,4 +1,5 @@
-"""unlearn_core.images.data: loaders on generated files in the official formats, safety, settings, augmentation."""
+"""unlearn_core.images (cifar, data, splits): loaders on generated files in the official formats, safety,
+settings, augmentation."""
 import os
 import pickle
 import tarfile
@@ -7,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn_core.images import data as I
-from unlearn_core.images.data import (CIFAR100_COARSE_CLASSES, CIFAR100_COARSE_OF_FINE, CIFAR100_FINE_CLASSES,
-                                    ImageData, UnsafeFileError, augment, load_cifar, load_dataset, load_digits,
-                                    load_folder, make_split, train_transform, write_fake_cifar, write_fake_folder)
+from unlearn_core.images.cifar import (CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_COARSE_OF_FINE,
+                                       CIFAR100_FINE_CLASSES, UnsafeFileError)
+from unlearn_core.images.data import (ImageData, augment, check_data_dir, folder_classes, load_cifar, load_dataset,
+                                      load_digits, load_folder, train_transform)
+from unlearn_core.images.splits import PAPER_TARGETS, make_split
+from unlearn_core.testing import write_fake_cifar, write_fake_folder
 
 # The fine -> coarse array as published in many codebases (index = fine label), typed independently
 # of the superclass table the module derives its constant from.
@@ -71,9 +74,9 @@ def test_cifar100_mapping_sanity():
                          ("sea", "large_natural_outdoor_scenes", 71, 10)]:
         assert fine(f) == fi and coarse(c) == ci and CIFAR100_COARSE_OF_FINE[fi] == ci
     # The paper's full-class CIFAR-20 targets are the superclasses of its sub-class targets.
-    t = I.PAPER_TARGETS["cifar20"]
+    t = PAPER_TARGETS["cifar20"]
     assert [CIFAR100_COARSE_CLASSES[CIFAR100_COARSE_OF_FINE[fine(f)]] for f in t["sub_class"]] == t["full_class"]
-    assert t["sub_class"] == I.PAPER_TARGETS["cifar100"]["full_class"]
+    assert t["sub_class"] == PAPER_TARGETS["cifar100"]["full_class"]
 
 
 # ---- CIFAR loaders -------------------------------------------------------------------------------
@@ -87,7 +90,7 @@ def test_load_cifar_shapes_names_ranges(cifar_files, kind, arch):
     assert d.X_train.shape == (N_TRAIN, 3, 32, 32) and d.X_test.shape == (N_TEST, 3, 32, 32)
     assert d.X_train.dtype == torch.float32 and d.y_train.dtype == torch.int64
     assert 0 <= float(d.X_train.min()) and float(d.X_train.max()) <= 1
-    expected = {"cifar10": I.CIFAR10_CLASSES, "cifar100": CIFAR100_FINE_CLASSES, "cifar20": CIFAR100_COARSE_CLASSES}
+    expected = {"cifar10": CIFAR10_CLASSES, "cifar100": CIFAR100_FINE_CLASSES, "cifar20": CIFAR100_COARSE_CLASSES}
     assert d.class_names == expected[kind] and d.n_classes == len(expected[kind])
     assert d.augment_kwargs == {"crop_pad": 4, "flip": True}
     # Pixels and labels are exactly the files' rows (R, G, B planes of 32x32, row-major), in file order.
@@ -219,6 +222,34 @@ def test_load_dataset_dispatch(tmp_path):
     assert load_dataset("digits", seed=1).n_classes == 10
 
 
+def test_check_data_dir_uses_the_loaders_messages(tmp_path, cifar_files):
+    """The cheap check (no image decoded) accepts what the loaders read and fails with their messages."""
+    archive, folder = cifar_files[("cifar10", True)], cifar_files[("cifar10", False)]
+    assert check_data_dir("cifar10", archive) == f"archive {archive}"
+    assert check_data_dir("CIFAR-10", archive.parent) == f"archive {archive}"
+    assert check_data_dir("cifar10", folder) == f"folder {folder}"
+    assert check_data_dir("digits", None) == ""
+    for dataset, where in (("cifar100", tmp_path), ("cifar10", tmp_path / "nope"), ("cifar20", None)):
+        with pytest.raises(ValueError) as err:
+            check_data_dir(dataset, where)
+        with pytest.raises(ValueError) as loader:
+            load_dataset(dataset, where)
+        assert str(err.value) == str(loader.value)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "loose.png").write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        check_data_dir("folder", tmp_path / "empty")
+    with pytest.raises(ValueError) as loader:
+        load_folder(tmp_path / "empty")
+    assert str(err.value) == str(loader.value) and "holds 1 images directly" in str(err.value)
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+        check_data_dir("mnist", tmp_path)
+    write_fake_folder(tmp_path / "split" / "train", ["b", "a"], per_class=1, size=4)
+    write_fake_folder(tmp_path / "split" / "test", ["b", "a"], per_class=1, size=4)
+    assert folder_classes(tmp_path / "split") == ["a", "b"] == list(load_folder(tmp_path / "split", size=4).class_names)
+    assert check_data_dir("folder", tmp_path / "split") == f"2 class folders in {tmp_path / 'split'}"
+
+
 # ---- folders --------------------------------------------------------------------------------------
 
 def test_load_folder(tmp_path):
@@ -287,7 +318,7 @@ def test_full_class(digits, cifar20, cifar_files):
     assert np.array_equal(s.forget_test, np.flatnonzero(digits.y_test.numpy() == 3))
     assert np.array_equal(make_split(digits, "full_class", "3").forget_train, s.forget_train)
     c100 = load_cifar("cifar100", cifar_files[("cifar100", False)])
-    for t in I.PAPER_TARGETS["cifar100"]["full_class"]:
+    for t in PAPER_TARGETS["cifar100"]["full_class"]:
         s = make_split(c100, "full_class", t)
         _check_partition(c100, s)
         k = CIFAR100_FINE_CLASSES.index(t)
@@ -295,7 +326,7 @@ def test_full_class(digits, cifar20, cifar_files):
         assert (c100.y_test[s.forget_test] == k).all() and (c100.y_test[s.retain_test] != k).all()
     assert np.array_equal(make_split(c100, "full_class", "69").forget_train, make_split(c100, "full_class", 69).forget_train)
     assert make_split(c100, "full_class", "ROCKET").target == "rocket"
-    for t, alias in zip(I.PAPER_TARGETS["cifar20"]["full_class"],
+    for t, alias in zip(PAPER_TARGETS["cifar20"]["full_class"],
                         ["vehicle2", "veg", "people", "electrical_devices", "natural_scenes"]):
         s = make_split(cifar20, "full_class", alias)
         k = CIFAR100_COARSE_CLASSES.index(t)
@@ -304,7 +335,7 @@ def test_full_class(digits, cifar20, cifar_files):
 
 
 def test_sub_class(cifar20, parity):
-    for t in I.PAPER_TARGETS["cifar20"]["sub_class"]:
+    for t in PAPER_TARGETS["cifar20"]["sub_class"]:
         s = make_split(cifar20, "sub_class", t)
         _check_partition(cifar20, s)
         f = CIFAR100_FINE_CLASSES.index(t)

@@ -1,4 +1,5 @@
-"""The Images page: its helpers (ui/images.py) and the page through AppTest.
+"""The Images page: its controller (ui/state/images.py), its figures (ui/views/images.py) and the page
+through AppTest.
 
 Small everywhere: digits, one seed, two or three methods and 5 training epochs (an undertrained model,
 which the page says; the flow is what is tested). AppTest cannot drive st.file_uploader, so results
@@ -14,11 +15,13 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from ui import images as im
+from ui.state import images as im
+from ui.views import images as draw
 from unlearn_core.bench.cli import build_parser
-from unlearn_core.images.bench import run_benchmark
+from unlearn_core.images.bench import BenchProgress, run_benchmark
+from unlearn_core.images.splits import PAPER_TARGETS
 from unlearn_core.report import IMAGE_COLUMNS as COLUMNS, IMAGE_GAP_KEYS as GAP_KEYS, gap_summary
-from unlearn_core.images.data import PAPER_TARGETS, write_fake_cifar, write_fake_folder
+from unlearn_core.testing import write_fake_cifar, write_fake_folder
 from unlearn_core.training import predict_logits
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +33,7 @@ EPOCHS = 5
 def result():
     cfg = im.make_config(methods=["jit", "finetune"], train_epochs=EPOCHS)
     calls = []
-    r = run_benchmark(cfg, progress=lambda done, total, text: calls.append((done, total, text)), keep_models=True)
+    r = run_benchmark(cfg, progress=calls.append, keep_models=True)
     r.calls = calls
     return r
 
@@ -147,11 +150,23 @@ def test_time_estimate_and_progress_text():
     full = im.estimate_seconds(im.make_config())
     assert 2 < small < full < 60
     assert im.estimate_seconds(im.make_config(model="vgg11")) is None
-    assert im.progress_text(0, 4, "full_class 3, seed 0: already done") == \
-        "0 of 4 runs done · starting full_class 3, seed 0"
-    assert im.progress_text(3, 4, "jit: full_class 3, seed 0") == \
+    job = dict(setting="full_class", target="3", seed=0)
+    assert im.progress_text(BenchProgress(2, 4, "resumed", **job, skipped=2)) == \
+        "2 of 4 runs done · starting full_class 3, seed 0"
+    assert im.progress_text(BenchProgress(3, 4, "finished", **job, method="jit")) == \
         "3 of 4 runs done · jit finished (full_class 3, seed 0)"
+    assert im.progress_text(BenchProgress(0, 4, "training", **job)) == \
+        "0 of 4 runs done · training the original model, seed 0"
+    assert im.progress_text(BenchProgress(1, 4, "epoch", **job, model="retrain", epoch=2, epochs=5)) == \
+        "1 of 4 runs done · retraining without 3 (full_class), seed 0: epoch 2/5"
     assert im.progress_fraction(3, 4) == 0.75 and im.progress_fraction(0, 0) == 0.0
+
+
+def test_the_pages_words_come_from_the_core_tables():
+    assert im.MODELS == ("smallcnn", "resnet18", "vgg11", "vit") and set(im.MODEL_LABELS) == set(im.MODELS)
+    assert im.recipe_text("digits") == "SGD with momentum 0.9, OneCycle schedule, weight decay 5e-4"
+    assert im.forget_count_help() == "Default: 2% of the training set (27 on digits); 83 on CIFAR, as the paper."
+    assert im.recipe_epochs("digits") == 30 and im.recipe_epochs("cifar10", "vgg11") == 25
 
 
 # --- results ----------------------------------------------------------------------------------------
@@ -202,8 +217,9 @@ def test_findings_name_an_undertrained_model_jits_cost_and_the_closest_method():
                                                              "images; seed 0")
 
 
+@pytest.mark.slow  # a real digits run (the module's `result`)
 def test_gap_figure_is_the_cores(result):
-    fig = im.gap_figure(result.rows)
+    fig = draw.gap_figure(result.rows)
     (bar,) = fig.data
     summary = {s["method"]: s["mean_gap"] for s in gap_summary(result.rows)}
     assert list(bar.x) == ["original", "jit", "finetune"]
@@ -211,9 +227,10 @@ def test_gap_figure_is_the_cores(result):
     assert fig.layout.height == 380 and "lower is closer" in fig.layout.title.text
 
 
+@pytest.mark.slow  # a real digits run (the module's `result`)
 def test_a_real_run_progress_rows_and_models(result):
     assert [r["method"] for r in result.rows] == ["original", "retrain", "jit", "finetune"]
-    assert result.calls[-1][:2] == (4, 4) and set(result.models[("full_class", "3", 0)]) == {
+    assert (result.calls[-1].done, result.calls[-1].total) == (4, 4) and set(result.models[("full_class", "3", 0)]) == {
         "original", "retrain", "jit", "finetune"}
     # An undertrained original (5 epochs): the page says so.
     assert any("undertrained" in line for line in im.findings(result.rows))
@@ -221,6 +238,7 @@ def test_a_real_run_progress_rows_and_models(result):
 
 # --- results files ----------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a real digits run (the module's `result`)
 def test_a_results_file_round_trips(result):
     text = im.rows_json(result.rows)
     rows = im.load_results(text.encode())
@@ -261,25 +279,26 @@ def test_bad_results_files_are_refused_with_the_row_and_key(data, message):
 
 # --- the sample grid --------------------------------------------------------------------------------
 
+@pytest.mark.slow  # a real digits run (the module's `result`)
 def test_sample_view_shows_forget_images_and_each_models_prediction(result):
     job = result.jobs[0]
     models = result.models[im.job_key(job)]
     view = im.sample_view(job, models)
     assert view.models == ["original", "retrain", "jit", "finetune"]
     assert len(view.rows) == 8 and set(view.rows) <= set(job.split.forget_train.tolist())
-    assert view.images.shape == (8, 64, 64, 3) and view.images.dtype == np.uint8
+    assert draw.to_rgb(view.images).shape == (8, 64, 64, 3) and draw.to_rgb(view.images).dtype == np.uint8
     x = job.loaded.Xtr[torch.as_tensor(view.rows)]
     for i, m in enumerate(view.models):
         p = torch.softmax(predict_logits(models[m], x), 1)
         assert np.array_equal(view.pred[i], p.argmax(1).numpy())
         assert np.allclose(view.conf[i], p.max(1).values.numpy(), atol=1e-6)
     assert (view.true == 3).all() and view.fine is None
-    table = view.table()
+    table = draw.sample_table(view)
     assert list(table.columns) == ["image", "training row", "true label", *view.models]
     assert table["image"][0].startswith("data:image/png;base64,") and table["true label"][0] == "3"
     name = job.loaded.data.class_names[int(view.pred[0, 0])]
     assert table.loc[0, "original"] == f"{name} ({view.conf[0, 0]:.0%})"
-    styles = view.styles(table, "X")
+    styles = draw.sample_styles(view, table, "X")
     assert ((styles["original"] == "X").to_numpy() == view.matches()[0]).all() and (styles["image"] == "").all()
     assert view.kept_counts()["original"] == int(view.matches()[0].sum())
     assert im.job_label(job) == "full class 3, seed 0"
@@ -288,11 +307,11 @@ def test_sample_view_shows_forget_images_and_each_models_prediction(result):
 def test_images_are_enlarged_without_blurring():
     gray = torch.zeros(2, 1, 8, 8)
     gray[0, 0, 0, 0] = 1.0
-    rgb = im.to_rgb(gray)
+    rgb = draw.to_rgb(gray)
     assert rgb.shape == (2, 64, 64, 3)
     assert (rgb[0, :8, :8] == 0).all() and (rgb[0, 8:, :] == 255).all()  # ink dark on white, one block per pixel
     colour = torch.rand(1, 3, 32, 32)
-    out = im.to_rgb(colour)
+    out = draw.to_rgb(colour)
     assert out.shape == (1, 64, 64, 3) and out[0, 0, 0, 2] == round(float(colour[0, 2, 0, 0]) * 255)
     assert im.sample_rows(type("J", (), {"split": type("S", (), {"forget_train": np.arange(3)})})(), 8).tolist() == \
         [0, 1, 2]
@@ -306,6 +325,7 @@ def start() -> AppTest:
     return at
 
 
+@pytest.mark.slow
 def test_page_runs_digits_shows_results_and_never_recomputes():
     at = start()
     assert any("Press **Run**" in i.value for i in at.info)
@@ -330,6 +350,7 @@ def test_page_runs_digits_shows_results_and_never_recomputes():
     assert at.session_state["images_results"][key] is res and len(at.session_state["images_results"]) == 1
 
 
+@pytest.mark.slow
 def test_page_lists_methods_that_did_not_run():
     at = start()
     at.number_input(key="images_epochs_digits_smallcnn").set_value(EPOCHS)
@@ -355,6 +376,7 @@ def test_page_digits_sub_class_uses_parity_labels():
     assert "--setting sub_class" in at.code[0].value
 
 
+@pytest.mark.slow
 def test_page_explains_data_paths_and_loader_errors(tmp_path):
     at = start()
     at.selectbox(key="images_dataset").select("cifar10").run()

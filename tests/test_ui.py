@@ -6,10 +6,13 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
 
-from ui import canvas, config, report
-from ui.grids import GridSpec, class_bands, encode, shade_of
-from ui.presets import PRESETS
-from ui.workspace import Diverged, ModelConfig, check_health, edit_points, new_workspace, workspace_from_points
+from ui.state import config, events, report
+from ui.state.grids import GridSpec, Layers, class_bands, encode, layers_for, shade_of
+from ui.state.presets import PRESETS
+from ui.state.workspace import (Diverged, ModelConfig, Workspace, check_health, edit_points, new_workspace,
+                                workspace_from_points)
+from ui.views import canvas
+from unlearn_core import METHODS
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,6 @@ def trained():
 
 def fresh(ws):
     """An independent copy of a trained workspace with no history."""
-    from ui.workspace import Workspace
     new = Workspace(problem=ws.problem, source=ws.source, model_cfg=ws.model_cfg, original=ws.original,
                     fit_history=ws.fit_history, grid=ws.grid)
     return new
@@ -110,7 +112,7 @@ def test_divergence_is_detected_and_changes_nothing(trained):
     ids = ws.train_ids[:12]
     ws.select(ids)
     with pytest.raises(Diverged) as info:
-        ws.forget("jit", dict(lr=1000.0, normalize_step=False))
+        ws.forget("jit", dict(lr=1000.0, normalize_step="off"))
     assert "loss" in str(info.value) or "collapsed" in str(info.value)
     assert info.value.frames and info.value.history  # the failed run is kept to show
     assert not ws.steps and ws.model is ws.original and ws.selection == set(ids.tolist())
@@ -156,9 +158,9 @@ def test_selected_ids_reads_customdata_and_empty_clicks():
     event = {"selection": {"points": [{"customdata": 7, "x": 0, "y": 0}, {"customdata": [3]},
                                       {"customdata": -1, "x": 0.5, "y": -1.0}, {"x": 1, "y": 1}],
                            "box": [], "lasso": [], "point_indices": []}}
-    assert canvas.selected_ids(event) == ([3, 7], [(0.5, -1.0)])
-    assert canvas.selected_ids(None) == ([], [])
-    assert canvas.selected_ids({"selection": {"points": []}}) == ([], [])
+    assert events.selected_ids(event) == ([3, 7], [(0.5, -1.0)])
+    assert events.selected_ids(None) == ([], [])
+    assert events.selected_ids({"selection": {"points": []}}) == ([], [])
 
 
 def test_apply_event_click_toggles_box_adds_and_draw(trained):
@@ -167,16 +169,16 @@ def test_apply_event_click_toggles_box_adds_and_draw(trained):
     click = {"selection": {"points": [{"customdata": a}], "box": [], "lasso": []}}
     box = {"selection": {"points": [{"customdata": a}, {"customdata": b}], "box": [{"x": [0, 1], "y": [0, 1]}],
                          "lasso": []}}
-    assert canvas.apply_event(ws, click) is ws and ws.selection == {a}
-    canvas.apply_event(ws, click)
+    assert events.apply_event(ws, click) is ws and ws.selection == {a}
+    events.apply_event(ws, click)
     assert ws.selection == set()
-    canvas.apply_event(ws, box)
-    canvas.apply_event(ws, box)  # a box never deselects
+    events.apply_event(ws, box)
+    events.apply_event(ws, box)  # a box never deselects
     assert ws.selection == {a, b}
     empty = {"selection": {"points": [{"customdata": -1, "x": 0.25, "y": 0.5}]}}
-    drawn = canvas.apply_event(ws, empty, mode="add", draw_class=1)
+    drawn = events.apply_event(ws, empty, mode="add", draw_class=1)
     assert len(drawn.y) == len(ws.y) + 1 and drawn.y[-1] == 1 and not drawn.trained
-    removed = canvas.apply_event(ws, click, mode="remove")
+    removed = events.apply_event(ws, click, mode="remove")
     assert len(removed.y) == len(ws.y) - 1
 
 
@@ -186,8 +188,8 @@ def test_canvas_spec_traces_ids_and_payload(trained):
     step = ws.forget("jit", dict(batch_size=1, lr=0.025, normalize_step="probe"))
     ws.select(ws.train_ids[30:33])
     ghost = ws.retrained()
-    gcls = canvas.layers_for(ghost, ws.gridspec, 2).cls
-    frames = [canvas.Layers(s, c, gcls) for s, c in step.frames]
+    gcls = layers_for(ghost, ws.gridspec, 2).cls
+    frames = [Layers(s, c, gcls) for s, c in step.frames]
     fig = canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=2, layers=frames[-1], train_ids=ws.train_ids,
                                test_ids=ws.test_ids, forgotten=ws.forgotten, selection=ws.selection, frames=frames,
                                frame_steps=step.frame_steps)
@@ -260,7 +262,7 @@ def test_config_from_bad_query_clamps_and_explains():
     cfg, notes = config.from_query({"dataset": "nope", "n": "99999", "seed": "abc", "width": "inf",
                                     "method": "magic", "sigma": "-3", "hide": "data,everything", "zzz": "1"})
     assert cfg.dataset == "moons" and cfg.n == 2000 and cfg.seed == 0 and cfg.width == 64 and cfg.method == "jit"
-    assert cfg.hp["sigma"] == config.HYPER["jit"]["sigma"].lo and cfg.hide == frozenset({"data"})
+    assert cfg.hp["sigma"] == config.hyper_controls("jit")["sigma"].lo and cfg.hide == frozenset({"data"})
     text = " ".join(notes)
     for bit in ("unknown dataset", "n=99999", "seed='abc'", "not finite", "unknown method", "cannot hide everything"):
         assert bit in text, bit
@@ -269,12 +271,38 @@ def test_config_from_bad_query_clamps_and_explains():
 
 
 def test_widget_defaults_come_from_the_core_table():
-    from unlearn_core import METHODS
     d = config.method_defaults("jit")
     core = METHODS["jit"].defaults()
-    assert {k: d[k] for k in config.HYPER["jit"]} == {k: core[k] for k in config.HYPER["jit"]}
+    assert {k: d[k] for k in config.hyper_controls("jit")} == {k: core[k] for k in config.hyper_controls("jit")}
     assert config.Config().hyperparameters()["normalize_step"] == core["normalize_step"]
-    assert config.Config(hp={"normalize_step": "off"}).hyperparameters()["normalize_step"] is False
+    assert config.Config(hp={"normalize_step": "off"}).hyperparameters()["normalize_step"] == "off"  # one spelling
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_every_method_gets_the_widgets_its_file_declares(method):
+    spec = METHODS[method]
+    controls = config.hyper_controls(method)
+    assert list(controls) == [k for k, p in spec.params.items() if p.widget is not None]
+    defaults = config.method_defaults(method)
+    for name, c in controls.items():
+        p = spec.params[name]
+        assert (c.label, c.help, c.kind) == (p.label or name, p.help, p.kind)
+        if c.numeric:
+            assert (c.lo, c.hi, c.step) == p.widget and c.lo <= defaults[name] <= c.hi
+        else:
+            assert defaults[name] in c.choices if c.kind == "choice" else isinstance(defaults[name], bool)
+    # every exposed value survives the URL
+    cfg = config.Config(method=method, hp=dict(defaults))
+    assert config.from_query(config.to_query(cfg))[0].hyperparameters() == defaults
+
+
+def test_old_links_with_plain_sgd_still_load():
+    cfg, notes = config.from_query({"method": "jit", "normalize_step": "off", "lr": "0.001"})
+    assert notes == [] and cfg.hyperparameters()["normalize_step"] == "off"
+    cfg, notes = config.from_query({"method": "jit", "normalize_step": "False"})
+    assert "unknown normalize_step 'False'" in " ".join(notes) and cfg.hyperparameters()["normalize_step"] == "first"
+    cfg, _ = config.from_query({"method": "ssd", "alpha": "5", "lam": "99"})
+    assert cfg.hp == {"alpha": 5.0, "lam": 5.0}  # clamped to the widget's range
 
 
 # --- reports and presets --------------------------------------------------------------------------------
@@ -289,6 +317,7 @@ def test_frames_hint_offers_smaller_batches():
     assert h["steps"] >= 20 and h["batch_size"] < 8
 
 
+@pytest.mark.slow
 def test_metrics_rows_compare_with_retrain(trained):
     ws = fresh(trained)
     assert report.metrics_rows(ws, ws.original) == []
@@ -336,3 +365,40 @@ def test_quick_selectors(trained):
     assert ws.select_region((x0, x1, y0, y1)) == 0  # forgotten points are not selectable again
     big = ws.select_random(10_000)
     assert big == len(ws.retain_ids()) and ws.select_random(3) == 0
+
+
+# --- layout ---------------------------------------------------------------------------------------------
+
+def test_ui_layout_keeps_its_dependency_rules():
+    """No Streamlit below the pages; ui.state never imports ui.views, and views never import torch; imports
+    sit at the top of a module (only optional heavy dependencies may load late); no private name crosses a
+    module boundary."""
+    import ast
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    late_ok = {"kaleido", "choreographer.browsers.chromium", "PIL"}  # optional, heavy, loaded on first use
+    for path in sorted((root / "ui").rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text())
+        late = {n for f in ast.walk(tree) if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))
+                for n in ast.walk(f) if isinstance(n, (ast.Import, ast.ImportFrom))}
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+                imported = []
+            else:
+                base = "." * node.level + (node.module or "")
+                names = [base]
+                imported = [a.name for a in node.names]
+            for name in names:
+                assert not name.startswith("streamlit"), f"{rel} imports {name}"
+                if rel.startswith("ui/state/"):
+                    assert not (name.startswith("ui.views") or name.startswith("..views")), f"{rel} imports {name}"
+                if rel.startswith("ui/views/"):  # views draw: no model maths
+                    assert name.split(".")[0] != "torch", f"{rel} imports {name}"
+            if node in late:
+                assert all(n.lstrip(".") in late_ok for n in names), f"{rel}:{node.lineno} imports {names} late"
+            bad = [n for n in imported if n.startswith("_") and not (names[0] == "_plotly_utils.utils")]
+            assert not bad, f"{rel} imports private {bad}"

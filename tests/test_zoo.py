@@ -1,4 +1,4 @@
-"""The image model zoo (ResNet18, VGG11, ViT, SmallCNN), users' factories and safe checkpoints."""
+"""The image model zoo (ResNet18, VGG11, ViT, SmallCNN), users' factories, and safe checkpoints."""
 import os
 import pickle
 import shlex
@@ -10,12 +10,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
 from unlearn_core import SmallCNN, reinitialize, unlearn
-from unlearn_core.images import zoo
-from unlearn_core.images.zoo import (ARCHITECTURES, VGG11, CheckpointError, FactoryError, ResNet18,
-                              UnsafeCheckpointError, ViT, build_from_factory, build_model, load_checkpoint,
-                              load_factory, load_model, save_checkpoint)
+from unlearn_core.ensemble import Ensemble
+from unlearn_core.images import checkpoints, zoo
+from unlearn_core.images.checkpoints import (CheckpointError, UnsafeCheckpointError, load_checkpoint, load_model,
+                                             save_checkpoint)
+from unlearn_core.images.zoo import (ARCHITECTURES, VGG11, FactoryError, ResNet18, ViT, build_from_factory,
+                                     build_model, load_factory)
 from conftest import state_equal
 
 CIFAR, DIGITS = (3, 32, 32), (1, 8, 8)
@@ -99,6 +102,7 @@ def test_reinitialize_resets_every_parameter_and_buffer(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+@pytest.mark.slow
 def test_gradient_steps_fit_a_tiny_batch(name):
     model = build_model(name, 4, CIFAR, seed=0, **SMALL[name])
     X, y = images(CIFAR, n=8, seed=1), torch.arange(8) % 4
@@ -147,7 +151,7 @@ def test_jit_in_eval_mode_leaves_batchnorm_statistics_alone():
         model(X)                                    # give BN non-trivial running statistics
     model.eval()
     res = unlearn("jit", model, forget=(X[:4], y[:4]), sigma=0.1, n_samples=4, lr=1e-3, batch_size=2,
-                  normalize_step=False, device="cpu")
+                  normalize_step="off", device="cpu")
     bn = {k: v for k, v in res.model.state_dict().items() if "running" in k or "num_batches" in k}
     assert bn and all(torch.equal(v, model.state_dict()[k]) for k, v in bn.items())
     assert not state_equal(res.model, model)        # the weights did move
@@ -162,8 +166,6 @@ def test_attention_matches_torch_sdpa():
 
 
 def test_ensembles_stack_vit_and_vgg_but_refuse_batchnorm():
-    from torch.func import functional_call
-    from unlearn_core.ensemble import Ensemble
     with pytest.raises(ValueError, match="BatchNorm"):
         Ensemble.from_models([ResNet18(3, width=4, seed=s) for s in range(2)])
     X = images(CIFAR, n=3)
@@ -188,7 +190,7 @@ def test_checkpoint_round_trip(name, tmp_path):
     assert save_checkpoint(path, model, meta={"in_shape": CIFAR, "dataset": "cifar10", "epoch": 3},
                            optimizer=opt, extra={"history": [1.0, 0.5]}) == str(path)
     ck = load_checkpoint(path)
-    assert ck["format"] == zoo.FORMAT
+    assert ck["format"] == checkpoints.FORMAT
     assert ck["meta"]["architecture"] == name and ck["meta"]["n_classes"] == 5
     assert ck["meta"]["in_shape"] == CIFAR and ck["meta"]["dataset"] == "cifar10" and ck["meta"]["epoch"] == 3
     assert ck["extra"] == {"history": [1.0, 0.5]}
@@ -223,7 +225,7 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path, monkeypatch):
     def broken_save(obj, f, *a, **k):
         f.write(b"half a checkpoint")
         raise OSError("disk full")
-    monkeypatch.setattr(zoo.torch, "save", broken_save)
+    monkeypatch.setattr(checkpoints.torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint(path, model, meta={"in_shape": CIFAR})
     assert os.listdir(tmp_path) == ["ckpt.pt"] and path.read_bytes() == before

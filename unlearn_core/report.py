@@ -1,5 +1,8 @@
-"""Results as plain data: mean ± std tables with the gap to retrain, gap summaries, atomic JSON.
+"""Results as plain data: per-method summaries (mean, std, n, gap to retrain) and the markdown
+table drawn from them, gap summaries, atomic JSON.
 
+``summarize`` computes the numbers of a results table (one group of rows: per method and column
+the mean, std, count, "mean ± std" text and gap to retrain); ``table`` renders them as markdown.
 Used by the CLI (2-D and image benches), the sweep and the app's Images page. No plotting here:
 figures are drawn by ``unlearn_core.bench.plots`` (the CLI's gap.html) and the app's views.
 """
@@ -13,51 +16,103 @@ import tempfile
 import numpy as np
 
 
-def mean_std(vals: list[float], pct: bool) -> tuple[str, float]:
-    """("mean ± std" over the finite values, mean); percent scales by 100 and shows one decimal."""
+def _stats(vals, pct: bool) -> tuple[float, float, int]:
+    """(mean, std, n) of the finite values; percent scales by 100. std has ddof 1 (0.0 for one
+    value); mean and std are NaN when there is no value."""
     arr = np.array([v for v in vals if v is not None and not math.isnan(v)], dtype=float)
     if len(arr) == 0:
-        return "n/a", float("nan")
+        return float("nan"), float("nan"), 0
     k = 100.0 if pct else 1.0
-    mean, std = arr.mean() * k, (arr.std(ddof=1) * k if len(arr) > 1 else 0.0)
+    return float(arr.mean() * k), float(arr.std(ddof=1) * k if len(arr) > 1 else 0.0), len(arr)
+
+
+def _cell(mean: float, std: float, n: int, pct: bool) -> str:
+    if n == 0:
+        return "n/a"
     digits = 1 if pct else 3
-    return (f"{mean:.{digits}f} ± {std:.{digits}f}" if len(arr) > 1 else f"{mean:.{digits}f}"), mean
+    return f"{mean:.{digits}f} ± {std:.{digits}f}" if n > 1 else f"{mean:.{digits}f}"
+
+
+def mean_std(vals: list[float], pct: bool) -> tuple[str, float]:
+    """("mean ± std" over the finite values, mean); percent scales by 100 and shows one decimal."""
+    mean, std, n = _stats(vals, pct)
+    return _cell(mean, std, n, pct), mean
 
 
 TABLE_2D = [("acc_retain", "retain acc % ↑", True), ("acc_forget", "forget acc % (→ retrain)", True),
             ("acc_test", "test acc % ↑", True), ("mia", "entropy MIA % (→ retrain)", True),
             ("js_forget", "JS forget (↓, vs retrain)", False), ("boundary_disagreement", "boundary disagree % ↓", True),
             ("seconds", "seconds", False)]
-
-
-def table(rows: list[dict], cols=None, gap_keys=("acc_retain", "acc_forget", "acc_test", "mia")) -> str:
-    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain).
-
-    ``cols``: (key, header, as_percent) per column (default: the 2-D columns); ``gap_keys``: the
-    columns that get the gap to retrain.
-    """
-    order = list(dict.fromkeys(r["method"] for r in rows))
-    cols = list(TABLE_2D if cols is None else cols)
-    if any("audit_F" in r for r in rows):
-        cols += [("audit_F", "audit F ↑ (retrain row = floor)", False), ("audit_final", "audit final ↑", False),
+#: The audit's columns, added to the 2-D ones when the rows carry audit scores (``--audit K``).
+AUDIT_COLUMNS = [("audit_F", "audit F ↑ (retrain row = floor)", False), ("audit_final", "audit final ↑", False),
                  ("audit_eps_mean", "mean ε ↓", False), ("audit_ulira", "U-LiRA acc (→ 0.5)", False),
                  ("audit_retain_F", "retain-sample F ↑", False)]
-    means = {}
-    cells = {}
+GAP_KEYS_2D = ("acc_retain", "acc_forget", "acc_test", "mia")
+
+
+def columns_for(rows: list[dict], cols=None) -> list[tuple[str, str, bool]]:
+    """The columns ``summarize`` and ``table`` use: ``cols`` (default: TABLE_2D), plus AUDIT_COLUMNS
+    when any row carries audit scores."""
+    out = list(TABLE_2D if cols is None else cols)
+    if any("audit_F" in r for r in rows):
+        out += AUDIT_COLUMNS
+    return out
+
+
+def summarize(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> list[dict]:
+    """The numbers behind ``table``: one dict per method, in the order the methods first appear.
+
+    ``rows``: one group's result rows (one dataset / setting / target), each with "method" and the
+    metric keys. ``cols``: (key, header, as_percent) per column, default ``columns_for(rows)``;
+    ``gap_keys``: the columns that get the gap to retrain. Returns::
+
+        [{"method": "jit", "errors": 0,            # rows of this method with an "error"
+          "columns": {"acc_forget": {"mean": 25.0, "std": 7.07, "n": 2,
+                                     "cell": "25.0 ± 7.1", "gap": 24.0}, ...}}, ...]
+
+    Per column: ``mean`` and ``std`` over the method's finite values (std with ddof 1; 0.0 for one
+    value; both NaN and ``cell`` "n/a" when there is none), in percent where as_percent; ``n`` how
+    many values; ``cell`` the table's "mean ± std" text (one decimal for percentages, three
+    otherwise; the mean alone for one value); ``gap`` the method's mean minus retrain's, in the same
+    units (percentage points), or None where the table shows no gap: the retrain row itself, a
+    column not in ``gap_keys``, rows without retrain, or a method without a value (NaN where
+    retrain has no value but the method has).
+    """
+    cols = columns_for(rows) if cols is None else list(cols)
+    order = list(dict.fromkeys(r["method"] for r in rows))
+    out = []
     for m in order:
         sub = [r for r in rows if r["method"] == m]
+        columns = {}
         for key, _, pct in cols:
-            cells[m, key], means[m, key] = mean_std([r.get(key) for r in sub], pct)
+            mean, std, n = _stats([r.get(key) for r in sub], pct)
+            columns[key] = dict(mean=mean, std=std, n=n, cell=_cell(mean, std, n, pct), gap=None)
+        out.append(dict(method=m, errors=sum(1 for r in sub if r.get("error")), columns=columns))
+    ref = next((s["columns"] for s in out if s["method"] == "retrain"), None)
+    for s in out:
+        if s["method"] == "retrain" or ref is None:
+            continue
+        for key, c in s["columns"].items():
+            if key in gap_keys and not math.isnan(c["mean"]):
+                c["gap"] = c["mean"] - ref[key]["mean"]
+    return out
+
+
+def table(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> str:
+    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain).
+
+    ``cols``: (key, header, as_percent) per column (default: the 2-D columns; the audit's are added
+    when the rows carry audit scores); ``gap_keys``: the columns that get the gap to retrain. The
+    numbers are ``summarize``'s.
+    """
+    cols = columns_for(rows, cols)
     lines = ["| method | " + " | ".join(c[1] for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for m in order:
+    for s in summarize(rows, cols, gap_keys):
         out = []
-        for key, _, pct in cols:
-            cell = cells[m, key]
-            gap_ok = key in gap_keys and m != "retrain" and ("retrain", key) in means
-            if gap_ok and not math.isnan(means[m, key]):
-                cell += f" ({means[m, key] - means['retrain', key]:+.1f})"
-            out.append(cell)
-        lines.append(f"| {m} | " + " | ".join(out) + " |")
+        for key, _, _ in cols:
+            c = s["columns"][key]
+            out.append(c["cell"] if c["gap"] is None else f"{c['cell']} ({c['gap']:+.1f})")
+        lines.append(f"| {s['method']} | " + " | ".join(out) + " |")
     return "\n".join(lines)
 
 

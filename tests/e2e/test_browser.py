@@ -20,14 +20,14 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, hover_click, settle  # noqa: E402
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a real server and browser: not in the fast loop
 expect.set_options(timeout=10_000)
 
 CANVAS = "[data-testid='stPlotlyChart']"  # the first chart on the playground is the canvas
 PLAYGROUND_TITLE = "Forget points, watch the boundary move"
 
 # Helpers installed in every page before its scripts run. The canvas' trace order is fixed
-# (ui/canvas.py): 0 shade, 1 disagreement, 2 boundary, 3 retrained boundary, then the scatters.
+# (ui/views/canvas.py): 0 shade, 1 disagreement, 2 boundary, 3 retrained boundary, then the scatters.
 HELPERS = """
 window.e2e = {
   gd() { return document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot"); },

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect  # noqa: E402
 
 from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a real server and browser: not in the fast loop
 expect.set_options(timeout=10_000)
 
 

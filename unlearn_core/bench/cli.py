@@ -5,7 +5,11 @@ Per seed: train the original model on the training split, pick the forget set, r
 scratch without it (the oracle, always run), apply each method, and evaluate everything on the
 same retain / forget / test sets. Prints mean ± std over seeds with the gap to retrain, and
 writes JSON rows with --json. ``--sweep`` runs the sweep that chose the default JiT settings
-(see ``unlearn_core.bench.sweep``).
+(see ``unlearn_core.bench.sweep``) and refuses every flag it would ignore.
+
+Hyperparameters have one override, ``--set METHOD.NAME=VALUE``; the ``--jit-*`` flags are aliases
+of it (``--jit-lr 0.1`` is ``--set jit.lr=0.1``), and a hyperparameter given both ways with
+different values is an error.
 
 Exit codes: 0 on success, 2 on bad flags or an impossible setting (one-line message on stderr).
 """
@@ -19,18 +23,25 @@ from tqdm import tqdm
 
 import toy_data
 from unlearn_core import scenarios
-from unlearn_core.bench.parsing import OneLineParser, int_list, literal_value
+from unlearn_core.bench.parsing import (OneLineParser, Override, SetAction, SetAlias, given_dests, int_list,
+                                        literal_value)
 from unlearn_core.bench.run2d import DEFAULT_2D_METHODS, run_seed
 from unlearn_core.bench.runimages import run_images
-from unlearn_core.bench.sweep import run_sweep
+from unlearn_core.bench.sweep import DATASETS as SWEEP_DATASETS, SWEEP_FLAGS, run_sweep
 from unlearn_core.images.bench import IMAGE_DATASETS
+from unlearn_core.images.zoo import ARCHITECTURES
 from unlearn_core.methods import METHODS
 from unlearn_core.models import ACTIVATIONS
 from unlearn_core.problem import DATA_DEFAULTS, ModelRecipe, choose_forget, make_problem, split
 from unlearn_core.report import table, write_json
 
-
 _RECIPE = ModelRecipe()  # the 2-D model and training defaults
+
+#: The JiT flags, each an alias of ``--set jit.NAME=VALUE`` (flag -> NAME): translated to that
+#: item and parsed by the same code (``parse_overrides``).
+JIT_ALIASES = {"--jit-sigma": "sigma", "--jit-lr": "lr", "--jit-n": "n_samples", "--jit-batch-size": "batch_size",
+               "--jit-epochs": "epochs", "--jit-normalize-step": "normalize_step",
+               "--jit-reproduce-authors": "reproduce_authors"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--seeds", type=int_list, default=[0, 1, 2])
     m.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     im = p.add_argument_group("image models and training")
-    im.add_argument("--model", default=None, choices=["smallcnn", "resnet18", "vgg11", "vit"],
+    im.add_argument("--model", default=None, choices=list(ARCHITECTURES),
                     help="architecture (default: smallcnn on digits, vgg11 elsewhere)")
     im.add_argument("--model-factory", default=None, metavar="PACKAGE.MODULE:FACTORY",
                     help="your own model: factory(n_classes=..., in_shape=...) -> nn.Module")
@@ -89,63 +100,101 @@ def build_parser() -> argparse.ArgumentParser:
                     help="images: results folder (runs/, models/, table.md, results.csv/json, gap.html); "
                          "rerunning with the same folder resumes (default: results/DATASET-MODEL)")
     im.add_argument("--no-plot", action="store_true", help="images: skip gap.html")
-    h = p.add_argument_group("hyperparameter overrides")
-    h.add_argument("--jit-sigma", type=float)
-    h.add_argument("--jit-lr", type=float)
-    h.add_argument("--jit-n", type=int, help="JiT's n_samples (perturbations per point)")
-    h.add_argument("--jit-batch-size", type=int)
-    h.add_argument("--jit-epochs", type=int)
-    h.add_argument("--jit-normalize-step", choices=["off", "first", "probe"],
-                   help="the scale-free step extension (off = the paper's plain SGD)")
-    h.add_argument("--jit-reproduce-authors", action="store_true", help="the authors' code's behaviour")
-    h.add_argument("--set", action="append", default=[], metavar="METHOD.NAME=VALUE",
-                   help="any hyperparameter, e.g. --set finetune.epochs=5 (repeatable)")
+    h = p.add_argument_group("hyperparameter overrides",
+                             "--set is the one override; each --jit-* flag is an alias of --set jit.NAME=VALUE")
+    h.add_argument("--set", action=SetAction, default=[], metavar="METHOD.NAME=VALUE",
+                   help="any hyperparameter, e.g. --set finetune.epochs=5 (repeatable; "
+                        "--set jit.normalize_step=off|first|probe)")
+    for flag, name in JIT_ALIASES.items():
+        param = METHODS["jit"].params[name]
+        if param.kind == "bool":
+            kw = dict(nargs=0)  # a switch: jit.NAME=True
+        elif param.kind == "choice":
+            kw = dict(choices=list(param.choices))
+        else:
+            kw = dict(metavar="X")
+        h.add_argument(flag, action=SetAlias, target=f"jit.{name}", dest="set", default=argparse.SUPPRESS,
+                       help=f"alias of --set jit.{name}={'True' if param.kind == 'bool' else 'X'}", **kw)
     a = p.add_argument_group("forgetting audit")
     a.add_argument("--audit", type=int, default=0, metavar="K",
                    help="also audit each seed's forget set with K models per sample (K originals, 2K retrains, "
                         "K unlearned per method, trained at once): per-example epsilon, F, final score, U-LiRA")
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="PATH", help="write the rows as JSON")
-    o.add_argument("--sweep", action="store_true", help="run the JiT default-picking sweep instead (see README)")
+    o.add_argument("--sweep", action="store_true", help="run the JiT default-picking sweep instead (docs/defaults.md)")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
     o.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's own; 1 is fastest for the small 2-D models)")
     return p
 
 
-def parse_overrides(args) -> dict[str, dict]:
+def parse_overrides(items: list[Override]) -> dict[str, dict]:
+    """``--set`` items (the ``--jit-*`` aliases arrive here as the same items) -> {method: {name: value}}.
+
+    VALUE is a Python literal (``0.1``, ``True``, ``None``) or a bare word (``off``); every value is
+    checked against its method's declared parameter here, before anything runs. The same
+    hyperparameter given twice the same way: the last one counts; given through an alias and
+    through --set with different values: an error naming both.
+    """
     over: dict[str, dict] = {}
-    jit = {"sigma": args.jit_sigma, "lr": args.jit_lr, "n_samples": args.jit_n,
-           "batch_size": args.jit_batch_size, "epochs": args.jit_epochs,
-           "normalize_step": {None: None, "off": False}.get(args.jit_normalize_step, args.jit_normalize_step),
-           "reproduce_authors": True if args.jit_reproduce_authors else None}
-    over["jit"] = {k: v for k, v in jit.items() if v is not None}
-    for item in args.set:
-        key, eq, val = item.partition("=")
+    given: dict[tuple[str, str], dict[bool, tuple]] = {}
+    for item in items:
+        key, eq, val = item.text.partition("=")
         meth, dot, name = key.partition(".")
         if not eq or not dot:
-            raise ValueError(f"--set expects METHOD.NAME=VALUE, got {item!r}")
+            raise ValueError(f"--set expects METHOD.NAME=VALUE, got {item.text!r}")
         if meth not in METHODS:
-            raise ValueError(f"--set {item!r}: unknown method {meth!r}; choose one of {', '.join(METHODS)}")
-        if name not in METHODS[meth].defaults():
-            raise ValueError(f"--set {item!r}: {meth} has no hyperparameter {name!r}; "
-                             f"it takes {', '.join(sorted(METHODS[meth].defaults()))}")
-        over.setdefault(meth, {})[name] = literal_value(val)
+            raise ValueError(f"{item.flag}: unknown method {meth!r}; choose one of {', '.join(METHODS)}")
+        if name not in METHODS[meth].params:
+            raise ValueError(f"{item.flag}: {meth} has no hyperparameter {name!r}; "
+                             f"it takes {', '.join(sorted(METHODS[meth].params))}")
+        try:
+            value = METHODS[meth].check({name: literal_value(val)})[name]
+        except ValueError as err:
+            raise ValueError(f"{item.flag}: {err}") from None
+        given.setdefault((meth, name), {})[item.alias] = (value, item.flag)
+        over.setdefault(meth, {})[name] = value
+    for (meth, name), ways in given.items():
+        if len(ways) == 2 and ways[True][0] != ways[False][0]:
+            raise ValueError(f"{ways[True][1]} and {ways[False][1]} give {meth}.{name} two different values; "
+                             f"give it once")
     return over
+
+
+def sweep_ignores(parser: argparse.ArgumentParser, args, argv) -> list[str]:
+    """The flags on the command line that ``--sweep`` would ignore (it reads only SWEEP_FLAGS)."""
+    flags = []
+    for dest in given_dests(parser, argv):
+        if dest == "set":  # --set and its aliases share one list: name the flags as given
+            flags += [item.flag.split(" ")[0] for item in args.set]
+        else:  # every other option is one long flag, whose destination argparse derives this way
+            flags.append("--" + dest.replace("_", "-"))
+    return [f for f in dict.fromkeys(flags) if f not in SWEEP_FLAGS]
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.sweep:
+        ignored = sweep_ignores(parser, args, argv)
+        if ignored:
+            reads = ", ".join(f for f in SWEEP_FLAGS if f != "--sweep")
+            parser.error(f"--sweep does not use {', '.join(ignored)}: it runs its fixed grid of JiT settings on "
+                         f"{', '.join(SWEEP_DATASETS)}; it reads only {reads}")
     if args.threads is not None:
         if args.threads < 1:
             parser.error("--threads must be >= 1")
         torch.set_num_threads(args.threads)
+    if args.dataset in IMAGE_DATASETS and args.audit:
+        parser.error("--audit runs on 2-D datasets (the ensembles are trained at once on the CPU); "
+                     "not on image datasets yet")
+    try:
+        overrides = parse_overrides(args.set)
+    except ValueError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
     if args.dataset in IMAGE_DATASETS:
-        if args.audit:
-            parser.error("--audit runs on 2-D datasets (the ensembles are trained at once on the CPU); "
-                         "not on image datasets yet")
-        return run_images(args, parser, parse_overrides)
+        return run_images(args, parser, overrides)
     if args.sweep:
         return run_sweep(args)
     try:
@@ -156,7 +205,6 @@ def main(argv=None) -> int:
         unknown = [m for m in methods if m not in METHODS]
         if unknown or not methods:
             raise ValueError(f"unknown method(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(METHODS)}")
-        overrides = parse_overrides(args)
         problem = make_problem(args.dataset, n_samples=args.n_samples, noise=args.noise, data_seed=args.data_seed,
                                classes=args.classes, test_size=args.test_size, keep_in_train=args.forget_indices)
         recipe = ModelRecipe(tuple(args.hidden), args.activation, args.epochs, args.lr, args.batch_size)

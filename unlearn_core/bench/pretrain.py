@@ -7,7 +7,7 @@ The checkpoint (weights only: tensors and plain containers, loaded with ``weight
 rewritten atomically after every epoch with the optimiser, schedule and generator states, so a
 killed run continues where it stopped and ends with the same weights. Give it to the bench with
 ``python -m unlearn_core.bench --dataset cifar10 --checkpoint PATH``. The recipe defaults are the
-bench's (``unlearn_core.images.bench.RECIPES``); the test accuracy is printed at the end.
+bench's (``unlearn_core.images.train.RECIPES``); the test accuracy is printed at the end.
 
 Exit codes: 0 on success, 2 on bad flags or data (one-line message on stderr).
 """
@@ -17,15 +17,13 @@ import argparse
 import os
 import sys
 
-import torch
-
 from tqdm import tqdm
 
 from unlearn_core.bench.parsing import OneLineParser
 from unlearn_core.data import resolve_device
-from unlearn_core.images.bench import DEFAULT_MODEL, IMAGE_DATASETS, load_variant, recipe_for
-from unlearn_core.images.train import train_images
-from unlearn_core.images.zoo import build_from_factory, build_model
+from unlearn_core.images.bench import DEFAULT_MODEL, IMAGE_DATASETS, load_variant
+from unlearn_core.images.train import recipe_for, train_images
+from unlearn_core.images.zoo import ARCHITECTURES, build_from_factory, build_model
 from unlearn_core.metrics import accuracy
 
 
@@ -36,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="CIFAR archive or folder; the image folder for --dataset folder")
     p.add_argument("--labels", default="fine", choices=["fine", "parity"],
                    help="digits: the 10 digits, or parity (the sub_class setting's coarse labels)")
-    p.add_argument("--model", default=None, choices=["smallcnn", "resnet18", "vgg11", "vit"])
+    p.add_argument("--model", default=None, choices=list(ARCHITECTURES))
     p.add_argument("--model-factory", default=None, metavar="PACKAGE.MODULE:FACTORY")
     p.add_argument("--out", required=True, metavar="PATH", help="the checkpoint file to write (and resume from)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,

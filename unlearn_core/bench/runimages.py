@@ -7,13 +7,14 @@ import sys
 from tqdm import tqdm
 
 from unlearn_core.bench.plots import write_gap_html
-from unlearn_core.images.bench import (DEFAULT_MODEL, SETTINGS, BenchConfig, run_benchmark, slug,
-                                       write_outputs)
+from unlearn_core.images.bench import DEFAULT_MODEL, BenchConfig, BenchProgress, run_benchmark, slug, write_outputs
+from unlearn_core.images.splits import SETTINGS
 from unlearn_core.report import write_json
 
 
-def run_images(args, parser, parse_overrides) -> int:
-    """The image branch of ``python -m unlearn_core.bench`` (flags in ``cli.build_parser``)."""
+def run_images(args, parser, overrides: dict[str, dict]) -> int:
+    """The image branch of ``python -m unlearn_core.bench`` (flags in ``cli.build_parser``; ``overrides``
+    are the parsed ``--set`` items, {method: {name: value}})."""
     try:
         settings = SETTINGS if args.setting == "all" else tuple(s.strip() for s in args.setting.split(","))
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
@@ -25,12 +26,12 @@ def run_images(args, parser, parse_overrides) -> int:
                           device=args.device,
                           out_dir=args.out or os.path.join("results", f"{args.dataset}-{slug(args.model_factory or arch)}"),
                           train_epochs=args.train_epochs, train_lr=args.train_lr,
-                          train_batch_size=args.train_batch_size, amp=args.amp, overrides=parse_overrides(args))
+                          train_batch_size=args.train_batch_size, amp=args.amp, overrides=overrides)
         with tqdm(total=1, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
-            def progress(done, total, text):
-                bar.total = total
-                bar.n = done
-                bar.set_postfix_str(text[:60])
+            def progress(event: BenchProgress):
+                bar.total = event.total
+                bar.n = event.done
+                bar.set_postfix_str(event.text[:60])
                 bar.refresh()
             result = run_benchmark(cfg, progress=progress)
     except ValueError as err:

@@ -19,7 +19,6 @@ import sys
 
 import numpy as np
 import torch
-
 from tqdm import tqdm
 
 from unlearn_core.methods import DEFAULTS, unlearn
@@ -36,6 +35,9 @@ SCENARIOS = {
 }
 TARGETED = ("high_info", "region")
 TOL = 0.05
+#: The bench flags the sweep reads; ``--sweep`` refuses every other flag (the sweep would ignore it).
+SWEEP_FLAGS = ("--sweep", "--seeds", "--hidden", "--activation", "--epochs", "--lr", "--batch-size", "--device",
+               "--json", "--quiet", "--threads")
 
 
 def grid() -> list[dict]:
@@ -46,7 +48,7 @@ def grid() -> list[dict]:
     for sigma, lr, bs in itertools.product((0.1, 0.25, 0.5), (0.01, 0.02, 0.05, 0.1, 0.2, 0.5), (1, 4)):
         out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step="probe"))
     for sigma, lr, bs in itertools.product((0.1, 0.25, 0.5), (1e-4, 3e-4, 1e-3, 3e-3), (1, 4)):
-        out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step=False))
+        out.append(dict(sigma=sigma, lr=lr, batch_size=bs, normalize_step="off"))
     return out
 
 
@@ -155,7 +157,7 @@ def run_sweep(args) -> int:
     best = ranking[0]
     print(f"\nBest: {_label(configs[best])}\n")
     print(detail_table(by_cfg[best]["cells"]))
-    for family in (False, "first", "probe"):
+    for family in ("off", "first", "probe"):
         ci = [c for c in ranking if configs[c]["normalize_step"] == family][0]
         if ci == best:
             continue

@@ -4,7 +4,7 @@
 
 1. the original model: trained with the dataset's recipe and seed s (or loaded from
    ``--checkpoint``), cached as a weights-only checkpoint under ``OUT/models/`` (resumable);
-2. per setting and target: the split (``unlearn_core.images.data.make_split``), the retrained oracle
+2. per setting and target: the split (``unlearn_core.images.splits.make_split``), the retrained oracle
    (full re-initialisation, the original recipe on the retain set; cached the same way), and each
    method applied to the original (``unlearn``, hyperparameters from ``methods.DEFAULTS`` for the
    architecture and setting, seed s);
@@ -13,7 +13,9 @@
 
 Then ``OUT/results.json``, ``results.csv``, ``table.md`` (mean ± std over seeds with the gap to
 retrain) and ``gap.html`` (a plot of each method's gap to retrain). Method time excludes
-evaluation; evaluation is batched.
+evaluation; evaluation is batched. Progress reaches the caller as :class:`BenchProgress` events
+(what happens, to which job, how many runs are done); the training recipes are
+``unlearn_core.images.train.RECIPES``.
 
 Metrics (PAPER.md section 6; directions as EVALUATION.md asks):
 - acc_test: the whole test set. acc_retain: test images outside the forgotten (sub)class
@@ -29,10 +31,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
-import sys
-import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -40,29 +39,20 @@ import numpy as np
 import torch
 
 from unlearn_core.data import resolve_device
-from unlearn_core.images.data import load_dataset, make_split
-from unlearn_core.images.train import ImageRecipe, train_images
-from unlearn_core.images.zoo import build_from_factory, build_model, load_model
+from unlearn_core.images.checkpoints import load_model
+from unlearn_core.images.cifar import CIFAR_KINDS
+from unlearn_core.images.data import ImageData, load_dataset
+from unlearn_core.images.splits import SETTINGS, Split, make_split
+from unlearn_core.images.train import ImageRecipe, recipe_for, train_images
+from unlearn_core.images.zoo import build_from_factory, build_model
 from unlearn_core.methods import METHODS, defaults_for, unlearn
 from unlearn_core.metrics import accuracy, entropy_mia, loss_mia, mean_js
 from unlearn_core.report import IMAGE_COLUMNS, IMAGE_GAP_KEYS, table, write_json
 from unlearn_core.training import predict_logits
 
-IMAGE_DATASETS = ("digits", "cifar10", "cifar20", "cifar100", "folder")
+#: The bench's datasets (digits' sub_class setting runs on its parity labels, ``load_variant``).
+IMAGE_DATASETS = ("digits", *CIFAR_KINDS, "folder")
 FULL_CLASS_ONLY = ("emmn", "gkt")  # the paper runs them for full-class forgetting only
-SETTINGS = ("full_class", "sub_class", "random")
-
-# The training recipe per (dataset, architecture): the original and the retrained oracle share it.
-# The paper's originals: SGD momentum 0.9, weight decay 5e-4, OneCycle (max 0.1), batch 64, VGG for
-# 210/50/25 epochs on CIFAR-100/20/10 (PAPER.md section 3). Shorter budgets here are our choices.
-RECIPES: dict[tuple[str, str], dict] = {
-    ("digits", "smallcnn"): dict(epochs=30, lr=0.05, batch_size=64, crop_pad=1, flip=False),
-    ("digits", "*"): dict(epochs=30, lr=0.05, batch_size=64, crop_pad=1, flip=False),
-    ("cifar10", "*"): dict(epochs=25, lr=0.1, batch_size=64),
-    ("cifar20", "*"): dict(epochs=50, lr=0.1, batch_size=64),
-    ("cifar100", "*"): dict(epochs=50, lr=0.1, batch_size=64),
-    ("folder", "*"): dict(epochs=30, lr=0.05, batch_size=64),
-}
 DEFAULT_MODEL = {"digits": "smallcnn", "cifar10": "vgg11", "cifar20": "vgg11", "cifar100": "vgg11", "folder": "vgg11"}
 # Default forget targets: the paper's first (rocket / its superclass) on CIFAR; digit 3 on digits.
 DEFAULT_TARGET = {("digits", "full_class"): "3", ("digits", "sub_class"): "3",
@@ -70,15 +60,10 @@ DEFAULT_TARGET = {("digits", "full_class"): "3", ("digits", "sub_class"): "3",
                   ("cifar20", "sub_class"): "rocket"}
 
 
-def recipe_for(dataset: str, arch: str, **overrides) -> ImageRecipe:
-    base = RECIPES.get((dataset, arch)) or RECIPES[(dataset, "*")]
-    return ImageRecipe(**dict(base, **{k: v for k, v in overrides.items() if v is not None}))
-
-
 @dataclass
 class Loaded:
     """A dataset variant as the models see it: normalised tensors plus the raw ImageData."""
-    data: object  # unlearn_core.images.data.ImageData
+    data: ImageData
     Xtr: torch.Tensor
     Xte: torch.Tensor
     variant: str  # e.g. "digits", "digits-parity", "cifar20"
@@ -104,8 +89,10 @@ def _recipe_hash(recipe: ImageRecipe) -> str:
 
 def trained_model(loaded: Loaded, arch: str, recipe: ImageRecipe, seed: int, device, cache_dir: str,
                   *, factory: str | None = None, retain_idx: np.ndarray | None = None, tag: str = "original",
-                  checkpoint: str | None = None, progress=None):
-    """The original (or, with ``retain_idx``, a retrained) model: cached, resumable, weights-only on disk."""
+                  checkpoint: str | None = None, on_epoch: Callable[[int, int], None] | None = None):
+    """The original (or, with ``retain_idx``, a retrained) model: cached, resumable, weights-only on disk.
+
+    ``on_epoch(epoch, epochs)`` runs after each training epoch (not for epochs resumed from the cache)."""
     d = loaded.data
     in_shape = tuple(loaded.Xtr.shape[1:])
     if checkpoint and retain_idx is None:
@@ -126,8 +113,8 @@ def trained_model(loaded: Loaded, arch: str, recipe: ImageRecipe, seed: int, dev
     meta = dict(architecture=factory or arch, dataset=loaded.variant, n_classes=d.n_classes, in_shape=list(in_shape),
                 seed=int(seed), role=tag)
     cb = None
-    if progress is not None:
-        cb = lambda e, entry, m: progress(f"{tag} seed {seed}: epoch {e}/{recipe.epochs}")  # noqa: E731
+    if on_epoch is not None:
+        cb = lambda e, entry, m: on_epoch(e, recipe.epochs)  # noqa: E731
     train_images(model, X, y, recipe, seed=seed, device=device, checkpoint=path, resume=True,
                  checkpoint_meta=meta, callback=cb)
     return model
@@ -241,8 +228,51 @@ class Job:
     setting: str
     label: str  # the target as shown ("3", "rocket", "27 random")
     seed: int
-    split: object  # imagedata.Split
+    split: Split
     loaded: Loaded
+
+
+@dataclass(frozen=True)
+class BenchProgress:
+    """One report of ``run_benchmark`` to its ``progress`` callback.
+
+    ``done`` of ``total`` runs are finished (a run: one model of one job, i.e. the original, retrain or
+    a method for one setting, target and seed). ``stage`` says what just happened:
+
+    - "resumed": ``skipped`` runs of this job were already on disk (``done`` counts them);
+    - "training": the original model for ``seed`` starts training;
+    - "retraining": the retrained oracle of this job starts training;
+    - "epoch": ``model`` ("original" or "retrain") finished training epoch ``epoch`` of ``epochs``;
+    - "finished": the run of ``method`` (original, retrain or a method) is evaluated and recorded.
+
+    ``setting``, ``target`` (the job's label: "3", "rocket", "27 random") and ``seed`` name the job.
+    ``text`` says it in one line (the CLI's progress bar shows it).
+    """
+    done: int
+    total: int
+    stage: str
+    setting: str
+    target: str
+    seed: int
+    method: str | None = None
+    model: str | None = None
+    epoch: int | None = None
+    epochs: int | None = None
+    skipped: int = 0
+
+    @property
+    def text(self) -> str:
+        job = f"{self.setting} {self.target}, seed {self.seed}"
+        if self.stage == "resumed":
+            return f"{job}: already done"
+        if self.stage == "training":
+            return f"training the original model, seed {self.seed}"
+        if self.stage == "retraining":
+            return f"retraining without {self.target} ({self.setting}), seed {self.seed}"
+        if self.stage == "epoch":
+            tag = "original" if self.model == "original" else f"retrain-{self.setting}-{slug(self.target)}"
+            return f"{tag} seed {self.seed}: epoch {self.epoch}/{self.epochs}"
+        return f"{self.method}: {job}"
 
 
 @dataclass
@@ -258,7 +288,7 @@ def plan_jobs(cfg: BenchConfig) -> list[Job]:
         raise ValueError(f"unknown image dataset {cfg.dataset!r}; choose one of {', '.join(IMAGE_DATASETS)}")
     if cfg.dataset == "folder" and not cfg.data_dir:
         raise ValueError("--dataset folder needs --data-dir pointing at a folder with one subfolder per class")
-    if cfg.dataset in ("cifar10", "cifar20", "cifar100") and not cfg.data_dir:
+    if cfg.dataset in CIFAR_KINDS and not cfg.data_dir:
         raise ValueError(f"--dataset {cfg.dataset} needs --data-dir: the CIFAR 'python version' archive "
                          "(.tar.gz) or its extracted folder (nothing is downloaded)")
     bad = [s for s in cfg.settings if s not in SETTINGS]
@@ -289,12 +319,12 @@ def plan_jobs(cfg: BenchConfig) -> list[Job]:
     return jobs
 
 
-def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None] | None = None,
+def run_benchmark(cfg: BenchConfig, *, progress: Callable[[BenchProgress], None] | None = None,
                   keep_models: bool = False) -> BenchResult:
     """Run every job of ``cfg``; with ``cfg.out_dir`` each finished run is written and a rerun resumes.
 
-    ``progress(done, total, text)`` reports after every run. Raises ValueError on bad input before
-    any training.
+    ``progress(event)`` receives a :class:`BenchProgress` after every run, when a model starts
+    training and after each of its epochs. Raises ValueError on bad input before any training.
     """
     jobs = plan_jobs(cfg)
     methods = [m for m in (cfg.methods or METHODS) if m != "retrain"]
@@ -311,14 +341,10 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
     kept: dict = {}
     originals: dict = {}
 
-    def say(text: str) -> None:  # within a run (training epochs): the count stays, the text moves
+    def report(job: Job, stage: str, finished: int = 0, **details) -> None:
+        count[0] += finished
         if progress is not None:
-            progress(count[0], total, text)
-
-    def tick(text: str, n: int = 1) -> None:
-        count[0] += n
-        if progress is not None:
-            progress(count[0], total, text)
+            progress(BenchProgress(count[0], total, stage, job.setting, job.label, job.seed, **details))
 
     for job in jobs:
         recipe = recipe_for(cfg.dataset, arch, epochs=cfg.train_epochs, lr=cfg.train_lr,
@@ -330,28 +356,30 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
         if out:
             rows += [r for r in _load_runs(out, job, names) if r["method"] not in todo]
         if len(todo) < len(names):
-            tick(f"{job.setting} {job.label}, seed {job.seed}: already done", len(names) - len(todo))
+            skipped = len(names) - len(todo)
+            report(job, "resumed", skipped, skipped=skipped)
         if not todo:
             continue
         key = (job.loaded.variant, job.seed)
         if key not in originals:
-            if progress is not None:
-                progress(count[0], total, f"training the original model, seed {job.seed}")
-            originals[key] = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir,
-                                           factory=cfg.model_factory, checkpoint=cfg.checkpoint, progress=say)
+            report(job, "training")
+            originals[key] = trained_model(
+                job.loaded, arch, recipe, job.seed, dev, models_dir, factory=cfg.model_factory,
+                checkpoint=cfg.checkpoint,
+                on_epoch=lambda e, n, job=job: report(job, "epoch", model="original", epoch=e, epochs=n))
         original = originals[key]
-        if progress is not None:
-            progress(count[0], total, f"retraining without {job.label} ({job.setting}), seed {job.seed}")
-        retrained = trained_model(job.loaded, arch, recipe, job.seed, dev, models_dir, factory=cfg.model_factory,
-                                  retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{slug(job.label)}",
-                                  progress=say)
+        report(job, "retraining")
+        retrained = trained_model(
+            job.loaded, arch, recipe, job.seed, dev, models_dir, factory=cfg.model_factory,
+            retain_idx=job.split.retain_train, tag=f"retrain-{job.setting}-{slug(job.label)}",
+            on_epoch=lambda e, n, job=job: report(job, "epoch", model="retrain", epoch=e, epochs=n))
         d = job.loaded.data
         ft, rt = torch.as_tensor(job.split.forget_train), torch.as_tensor(job.split.retain_train)
         forget = (job.loaded.Xtr[ft], d.y_train[ft])
         retain = (job.loaded.Xtr[rt], d.y_train[rt])
         base = dict(dataset=cfg.dataset, model=cfg.model_factory or arch, setting=job.setting, target=job.label,
                     seed=job.seed, n_forget=int(len(job.split.forget_train)))
-        profile = defaults_for(arch, job.setting, dataset=cfg.dataset)
+        profile = defaults_for(arch, job.setting)
         job_models = kept.setdefault((job.setting, job.label, job.seed), {}) if keep_models else {}
         for m in todo:
             if m in ("original", "retrain"):
@@ -380,7 +408,7 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[int, int, str], None]
             rows.append(row)
             if keep_models and model is not None:
                 job_models[m] = model
-            tick(f"{m}: {job.setting} {job.label}, seed {job.seed}")
+            report(job, "finished", 1, method=m)
     order = ["original", "retrain"] + methods
     rows.sort(key=lambda r: (SETTINGS.index(r["setting"]), str(r["target"]), order.index(r["method"]), r["seed"]))
     return BenchResult(rows, jobs, kept)

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from unlearn_core.methods.common import (Steps, device_of, forked_rng, frozen_copy, kl, optimiser_step,
                                          reinitialize_keeping_input_stats, seeded_generator)
-from unlearn_core.methods.spec import MethodSpec, Param
+from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
 from unlearn_core.training import batches
 
 #: The 2-D profile (and the digits SmallCNN). The authors' budgets were set for CIFAR-sized data; on a
@@ -88,5 +88,5 @@ SPEC = MethodSpec(
     name="bad_teacher", needs="retain", run=run_bad_teacher, params=PARAMS, toy2d=TOY2D,
     summary="Bad Teacher (Chundawat et al. 2023): distil the forget set from a random teacher and a 30% retain "
             "sample from the original",
-    image=lambda arch, setting: dict(TOY2D if arch == "smallcnn" else PAPER),
+    image=small_model_or_paper(TOY2D, PAPER),
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from unlearn_core.methods.common import Steps, device_of, forked_rng, seeded_generator
-from unlearn_core.methods.spec import MethodSpec, Param
+from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
 from unlearn_core.methods.unsir import learn_noise
 from unlearn_core.training import n_outputs, train_loop
 
@@ -102,7 +102,7 @@ def run_emmn(model, forget, retain, on_step, *, n_noise, max_noise_steps, min_no
 
 SPEC = MethodSpec(
     name="emmn", needs="forget", run=run_emmn, params=PARAMS, toy2d=TOY2D, full_class_only=True,
-    image=lambda arch, setting: dict(TOY2D if arch == "smallcnn" else PAPER),
+    image=small_model_or_paper(TOY2D, PAPER),
     summary="EMMN (Chundawat et al. 2023): zero-shot impair/repair with error-maximising noise for the forget "
             "classes and error-minimising noise for the others; full-class only",
 )

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from unlearn_core.methods.common import (Steps, device_of, forked_rng, frozen_copy, input_affine, kl, optimiser_step,
                                          reinitialize_keeping_input_stats, seeded_generator, to_inputs)
-from unlearn_core.methods.spec import MethodSpec, Param
+from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
 from unlearn_core.models import reinitialize
 from unlearn_core.training import n_outputs
 
@@ -164,7 +164,7 @@ def run_gkt(model, forget, retain, on_step, *, n_iterations, batch_size, z_dim, 
 
 SPEC = MethodSpec(
     name="gkt", needs="forget", run=run_gkt, params=PARAMS, toy2d=TOY2D, full_class_only=True,
-    image=lambda arch, setting: dict(TOY2D if arch == "smallcnn" else PAPER),
+    image=small_model_or_paper(TOY2D, PAPER),
     summary="GKT (Chundawat et al. 2023): zero-shot distillation of a fresh student on generated inputs, gating out "
             "those the teacher links to the forget classes; full-class only",
 )

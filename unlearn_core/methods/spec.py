@@ -14,11 +14,13 @@ from typing import Any, Callable
 
 import torch
 
+from unlearn_core.images.zoo import ARCHITECTURES
+
 KINDS = ("int", "float", "bool", "choice")
 
 #: The image architectures and settings that have a defaults profile "<arch>/<setting>"
 #: ("image" = a user's own model).
-ARCHS = ("smallcnn", "resnet18", "vgg11", "vit", "image")
+ARCHS = (*ARCHITECTURES, "image")
 IMAGE_SETTINGS = ("full_class", "sub_class", "random")
 
 
@@ -156,3 +158,9 @@ class MethodSpec:
             raise ValueError(f"{self.name} has no hyperparameter(s) {', '.join(unknown)}; "
                              f"it takes {', '.join(sorted(self.params))}")
         return {k: self.params[k].check(self.name, k, v) for k, v in hp.items()}
+
+
+def small_model_or_paper(toy2d: dict[str, Any], paper: dict[str, Any]) -> Callable[[str, str], dict[str, Any]]:
+    """Image defaults for the baselines: their small-model budgets (``toy2d``) for the digits SmallCNN, the
+    authors' values (``paper``) for CIFAR-size models, in every setting."""
+    return lambda arch, setting: dict(toy2d if arch == "smallcnn" else paper)

@@ -12,7 +12,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from unlearn_core.methods.common import Steps, device_of, forked_rng, input_affine, seeded_generator, to_inputs
-from unlearn_core.methods.spec import MethodSpec, Param
+from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
 from unlearn_core.training import train_loop
 
 TOY2D = dict(
@@ -139,7 +139,7 @@ def run_unsir(model, forget, retain, on_step, *, n_noise, noise_steps, noise_lr,
 
 SPEC = MethodSpec(
     name="unsir", needs="retain", run=run_unsir, params=PARAMS, toy2d=TOY2D,
-    image=lambda arch, setting: dict(TOY2D if arch == "smallcnn" else PAPER),
+    image=small_model_or_paper(TOY2D, PAPER),
     summary="UNSIR (Tarun et al. 2023): impair with error-maximising noise for the forget classes, then repair; "
             "meant for full-class forgetting",
 )

@@ -1,17 +1,13 @@
-"""Export and import: the canvas as standalone HTML or PNG, a playground session as JSON.
+"""Session files: a playground ``Workspace`` as a JSON document, and back (validated).
 
-    animation_html(fig) -> bytes                 offline HTML (plotly.js inline), animation paused
-    figure_png(fig, scale=2) -> bytes            PNG through Kaleido and the system Chromium (kept warm)
     session_to_json(ws, metrics=None) -> str     a Workspace as a JSON document (no pickle)
     session_from_json(text) -> Workspace         validated; ValueError (SessionFileError) otherwise
     load_session(text) -> (Workspace, metrics)   the same, with the metrics saved beside it
 
-No Streamlit here: plain functions, tested without a server.
-
 Session file (format "jit-playground-session", version 1), one JSON object:
     format, version, created (ISO time, informative)
     data:         dataset, source, n_classes, X (tensor float32 [n, 2]), y (int list), train_ids, test_ids
-    model_config: width, depth, activation, epochs, lr, batch_size, seed (ui.workspace.ModelConfig)
+    model_config: width, depth, activation, epochs, lr, batch_size, seed (ui.state.workspace.ModelConfig)
     grid:         null or {bounds: [x0, x1, y0, y1], resolution}
     selection:    global ids selected to forget next
     original:     null or a model: {state: {name: tensor}, fit_recipe: {...} or null}
@@ -25,37 +21,20 @@ numbers in histories and metrics are written as null.
 """
 from __future__ import annotations
 
-import asyncio
-import atexit
 import base64
 import binascii
-import concurrent.futures
-import copy
 import datetime as _dt
-import html
 import json
 import math
-import os
-import re
-import shutil
-import threading
 import zlib
-from typing import Any
 
 import numpy as np
-import plotly.graph_objects as go
-import plotly.io as pio
 import torch
-
-try:  # numpy arrays -> base64 typed arrays, as Figure.to_dict does (plotly >= 6)
-    from _plotly_utils.utils import convert_to_base64
-except ImportError:  # pragma: no cover - older plotly: arrays are written as lists
-    convert_to_base64 = None
 
 from toy_data import MAX_CSV_CLASSES, MAX_CSV_ROWS, MAX_SAMPLES
 from unlearn_core import METHODS
-from unlearn_core.problem import Problem
 from unlearn_core.models import ACTIVATIONS
+from unlearn_core.problem import Problem
 
 from .grids import GridSpec
 from .workspace import MAX_FRAMES, ForgetStep, ModelConfig, Workspace
@@ -79,226 +58,6 @@ _DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch
            "int64": (np.int64, torch.int64), "uint8": (np.uint8, torch.uint8), "bool": (np.bool_, torch.bool)}
 _TORCH_NAMES = {t: name for name, (_, t) in _DTYPES.items()}
 _RECIPE_KEYS = {"epochs", "lr", "batch_size", "weight_decay", "optimizer"}
-
-# ---------------------------------------------------------------------------------------------
-# HTML
-# ---------------------------------------------------------------------------------------------
-
-
-_BDATA = re.compile(r'"bdata":"(?:[A-Za-z0-9+=]|\\u002f)*"')
-
-
-def figure_dict(fig: go.Figure | dict) -> dict:
-    """A deep copy of ``fig`` as a figure dict, numpy arrays as base64 typed arrays (as
-    ``Figure.to_dict`` gives them): a 60-frame canvas is 4 MB of HTML instead of 9."""
-    if isinstance(fig, go.Figure):
-        return fig.to_dict()
-    if not isinstance(fig, dict) or not isinstance(fig.get("data", []), (list, tuple)) \
-            or not isinstance(fig.get("layout", {}), dict):
-        raise ValueError("expected a Plotly figure or a figure dict with 'data' (a list) and 'layout' (a dict)")
-    d = copy.deepcopy(fig)
-    if convert_to_base64 is not None:
-        convert_to_base64(d)
-    return d
-
-
-def animation_html(fig: go.Figure | dict, *, title: str = "JiT unlearning playground") -> bytes:
-    """A standalone HTML page of ``fig`` (a Figure or a figure dict; animation frames, play button
-    and slider included).
-
-    plotly.js is embedded, so the file opens offline; the animation waits for Play. UTF-8 bytes,
-    ready for ``st.download_button(..., mime="text/html")``.
-    """
-    page = pio.to_html(figure_dict(fig), include_plotlyjs=True, full_html=True, auto_play=False, validate=False,
-                       config={"displaylogo": False, "responsive": True})
-    # plotly escapes "/" as \u002f for <script> safety; base64 ("bdata") holds no "<", so undo it
-    # there: a third smaller file.
-    page = _BDATA.sub(lambda m: m.group(0).replace("\\u002f", "/"), page)
-    head = f"<head><title>{html.escape(title)}</title>"
-    if "<head>" in page:
-        page = page.replace("<head>", head, 1)
-    else:
-        page = f"<!DOCTYPE html><html>{head}</head><body>{page}</body></html>"
-    return page.encode("utf-8")
-
-
-# ---------------------------------------------------------------------------------------------
-# PNG through Kaleido
-# ---------------------------------------------------------------------------------------------
-INSTALL_HINT = ("Install Chromium (Debian/Ubuntu: `apt-get install chromium`) or Google Chrome, or set the "
-                "BROWSER_PATH environment variable to a Chrome/Chromium executable.")
-
-
-SYSTEM_CHROMIUM = "/usr/bin/chromium"  # Debian's `chromium` package
-BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
-
-
-def _kaleido_browser() -> str | None:
-    """A Chrome that Kaleido's driver knows of (``kaleido_get_chrome`` downloads, typical places)."""
-    try:
-        from choreographer.browsers.chromium import Chromium
-        return Chromium.find_browser(skip_local=False)
-    except Exception:  # best effort: the lookup is internal to Kaleido's browser driver
-        return None
-
-
-def chromium_path() -> str:
-    """The Chrome/Chromium that renders PNGs: $BROWSER_PATH if set, else /usr/bin/chromium, else one
-    that Kaleido's own lookup finds (a downloaded Chrome, PATH, typical places). RuntimeError if none."""
-    env = os.environ.get("BROWSER_PATH")
-    if env:
-        if os.path.isfile(env) and os.access(env, os.X_OK):
-            return env
-        raise RuntimeError(f"BROWSER_PATH={env!r} is not an executable file, so no PNG can be rendered. "
-                           f"Point BROWSER_PATH at Chrome/Chromium, or unset it. {INSTALL_HINT}")
-    if os.path.isfile(SYSTEM_CHROMIUM) and os.access(SYSTEM_CHROMIUM, os.X_OK):
-        return SYSTEM_CHROMIUM
-    for name in BROWSER_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    found = _kaleido_browser()
-    if found and os.path.isfile(found):
-        return str(found)
-    raise RuntimeError(f"PNG export needs a Chrome or Chromium browser, and none was found. {INSTALL_HINT}")
-
-
-def static_figure(fig: go.Figure | dict, *, frame: str | None = None) -> dict:
-    """A figure dict copied from ``fig`` (a Figure or a figure dict) without animation: no frames,
-    play buttons or slider, and the bottom margin they needed given back. ``frame`` (a frame name)
-    shows that frame; by default what ``fig`` shows."""
-    d = figure_dict(fig)
-    d["data"] = list(d.get("data", []))
-    frames = d.pop("frames", None) or []
-    layout = d.setdefault("layout", {})
-    had_controls = bool(layout.pop("updatemenus", None)) | bool(layout.pop("sliders", None))
-    if had_controls:
-        margin = layout.setdefault("margin", {})
-        extra = int(margin.get("b", 30) or 0) - 30
-        if extra > 0:
-            margin["b"] = 30
-            if layout.get("height"):
-                layout["height"] = layout["height"] - extra
-    if frame is not None:
-        match = [f for f in frames if str(f.get("name")) == str(frame)]
-        if not match:
-            names = ", ".join(str(f.get("name")) for f in frames[:10]) or "none"
-            raise ValueError(f"no animation frame named {frame!r} (frames: {names})")
-        fr = match[0]
-        data = d.get("data", [])
-        targets = fr.get("traces") or list(range(len(fr.get("data", []))))
-        for i, trace in zip(targets, fr.get("data", [])):
-            if 0 <= i < len(data):
-                data[i] = {**data[i], **trace}
-    return d
-
-
-class _Renderer:
-    """One warm Kaleido (one headless Chromium) on a private event-loop thread.
-
-    Kaleido's own ``start_sync_server`` would do the same, but when the browser fails to start its
-    server thread dies and every later call waits forever; here each call has a timeout and a
-    failure closes the browser, so the next call starts a fresh one.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._kaleido = None
-        self._path: str | None = None
-        atexit.register(self.stop)
-
-    @property
-    def running(self) -> bool:
-        return self._kaleido is not None and self._thread is not None and self._thread.is_alive()
-
-    def _start(self, path: str, timeout: float) -> None:
-        import kaleido
-
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, name="png-export-kaleido", daemon=True)
-        thread.start()
-        self._loop, self._thread, self._path = loop, thread, path
-
-        async def open_browser():
-            k = kaleido.Kaleido(path=path, mathjax=False, timeout=timeout)
-            await k.open()
-            return k
-
-        try:
-            self._kaleido = asyncio.run_coroutine_threadsafe(open_browser(), loop).result(timeout)
-        except Exception as err:
-            self._shutdown()
-            reason = "timed out" if isinstance(err, concurrent.futures.TimeoutError) else f"failed: {err}"
-            raise RuntimeError(f"Starting the browser for PNG export ({path}) {reason}. {INSTALL_HINT}") from err
-
-    def render(self, fig_dict: dict, opts: dict, path: str, timeout: float) -> bytes:
-        with self._lock:
-            if not self.running or self._path != path:
-                self._shutdown()
-                self._start(path, timeout)
-            fut = asyncio.run_coroutine_threadsafe(self._kaleido.calc_fig(fig_dict, opts=opts), self._loop)
-            try:
-                return fut.result(timeout)
-            except Exception as err:  # (a Streamlit rerun's BaseException passes through; the render ends alone)
-                fut.cancel()
-                self._shutdown()
-                reason = "timed out" if isinstance(err, concurrent.futures.TimeoutError) else f"failed: {err}"
-                raise RuntimeError(f"Rendering the PNG {reason}. The browser was closed; the next call starts "
-                                   f"a fresh one.") from err
-
-    def _shutdown(self) -> None:
-        loop, k = self._loop, self._kaleido
-        self._kaleido = None
-        if loop is not None and k is not None and loop.is_running():
-            try:
-                asyncio.run_coroutine_threadsafe(k.close(), loop).result(10)
-            except BaseException:
-                pass  # the browser process is gone or stuck; the thread below is a daemon
-        if loop is not None:
-            loop.call_soon_threadsafe(loop.stop)
-            if self._thread is not None:
-                self._thread.join(5)
-            if not loop.is_running():
-                loop.close()
-        self._loop = self._thread = None
-
-    def stop(self) -> None:
-        with self._lock:
-            self._shutdown()
-
-
-_RENDERER = _Renderer()
-
-
-def figure_png(fig: go.Figure | dict, *, scale: float = 2, width: int | None = None, height: int | None = None,
-               frame: str | None = None, timeout: float = 60) -> bytes:
-    """The figure (a Figure or a figure dict) as PNG bytes, rendered by Kaleido in the system
-    Chromium (see ``chromium_path``), without MathJax and without network.
-
-    Size: ``scale`` x (``width``, ``height``) pixels; each defaults to the figure's layout value,
-    else Kaleido's 700 x 500. Animation controls are dropped (``static_figure``): the image shows
-    what the figure shows, or frame ``frame``. The first call starts a headless browser (~2.5 s)
-    that later calls reuse (~0.3 s); ``stop_png_renderer()`` closes it. RuntimeError if no browser
-    is found or it fails.
-    """
-    path = chromium_path()
-    opts: dict[str, Any] = {"format": "png"}
-    for name, v, hi in (("scale", scale, 10), ("width", width, 10_000), ("height", height, 10_000)):
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= hi:
-            raise ValueError(f"{name} must be a number in (0, {hi}], got {v!r}")
-        opts[name] = v
-    static = static_figure(fig, frame=frame)
-    return _RENDERER.render(static, opts, path, timeout)
-
-
-def stop_png_renderer() -> None:
-    """Close the browser that ``figure_png`` keeps warm (it is also closed at exit)."""
-    _RENDERER.stop()
-
 
 # ---------------------------------------------------------------------------------------------
 # Session JSON: writing

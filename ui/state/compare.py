@@ -1,15 +1,15 @@
 """The Compare page's numbers: run several unlearning methods on one forget set, side by side.
 
-No Streamlit here. Every method starts from the workspace's *original* model and forgets the same
-set of global point ids; the retain set is the training split minus that set. The model retrained
-from scratch on the retain set is the reference (run once, always): every method is evaluated
-against it, and the table shows each metric's gap to it.
+Every method starts from the workspace's *original* model and forgets the same set of global point
+ids; the retain set is the training split minus that set. The model retrained from scratch on the
+retain set is the reference (run once, always): every method is evaluated against it, and the
+table shows each metric's gap to it. The figures are drawn by ``ui.views.compare``.
 
     comp = run_comparison(ws, forget_ids, ["jit", "finetune"], {"jit": {"sigma": 0.5}},
                           progress=lambda done, total, method, step, loss: ...)
     comparison_table(comp)      # pandas DataFrame, one row per model
-    boundary_figures(ws, comp)  # [(name, Plotly figure)], one per model
-    gap_figure(comp)            # bar chart of the gaps to retrain
+    gap_frame(comp)             # long table of the gaps to retrain (for the gap chart)
+    boundary_layers(ws, comp)   # [(name, canvas Layers or None)], one per model
 """
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 from torch import nn
 
 from unlearn_core import METHODS, evaluate, unlearn
 from unlearn_core.problem import choose_forget
 from unlearn_core.training import FIT_DEFAULTS
 
+from .grids import Layers
+from .config import JIT_KNOBS
 from .workspace import Diverged, Workspace, check_health
 
 REFERENCE = "retrain"
@@ -46,7 +47,6 @@ METRIC_COLUMNS = [
 #: boundary columns are already distances to the retrained model, so they need no gap column.
 GAP_METRICS = {"acc_retain": "Δ retain", "acc_forget": "Δ forget", "acc_test": "Δ test", "mia": "Δ MIA"}
 #: The JiT hyperparameters the page exposes.
-JIT_KNOBS = ("sigma", "n_samples", "lr", "epochs", "batch_size")
 
 Progress = Callable[[int, int, str, int, float], None]  # (done, total, method, step, loss)
 
@@ -294,63 +294,16 @@ def gap_frame(comp: Comparison) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def gap_figure(comp: Comparison, height: int = 360) -> go.Figure:
-    """Grouped bars: for each metric, each model's gap to retrain (0 = behaves like retrain)."""
-    df = gap_frame(comp)
-    colors = ["#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
-    fig = go.Figure()
-    for i, (name, sub) in enumerate(df.groupby("model", sort=False)):
-        fig.add_bar(x=sub["metric"], y=sub["gap"], name=name, marker_color=colors[i % len(colors)],
-                    hovertemplate=f"{name}<br>%{{x}}: %{{y:+.1f}} points<extra></extra>")
-    fig.add_hline(y=0, line=dict(color="black", width=1))
-    fig.update_layout(barmode="group", height=height, margin=dict(l=40, r=10, t=40, b=40),
-                      title=dict(text="Gap to retrain (percentage points; 0 = same as retrain)", x=0.02,
-                                 font=dict(size=15)),
-                      yaxis=dict(title="model − retrain", zeroline=False), plot_bgcolor="white",
-                      legend=dict(orientation="h", y=-0.15), template="plotly_white")
-    return fig
-
-
 # --- the grid ------------------------------------------------------------------------------------
 
-def panel_caption(comp: Comparison, name: str) -> str:
-    """One line under a panel: forget / test accuracy against retrain's, disagreement, seconds."""
-    if name not in (ORIGINAL, REFERENCE) and not comp.runs[name].ok:
-        return comp.runs[name].error or "failed"
-    m, ref = metrics_of(comp, name), comp.reference.metrics
-    if name == REFERENCE:
-        return (f"forget acc {100 * m['acc_forget']:.0f}% · test acc {100 * m['acc_test']:.0f}% · "
-                f"{comp.reference.seconds:.2f} s")
-    text = (f"forget acc {100 * m['acc_forget']:.0f}% (retrain {100 * ref['acc_forget']:.0f}%) · "
-            f"boundary disagrees on {100 * m['boundary_disagreement']:.1f}%")
-    if name != ORIGINAL:
-        text += f" · {comp.runs[name].seconds:.3f} s"
-    return text
-
-
-def display_only(fig: dict) -> dict:
-    """No drag-to-select on a canvas figure dict (``ui.canvas.figure_for``) that only shows."""
-    fig["layout"]["dragmode"] = False
-    return fig
-
-
-def boundary_figures(ws: Workspace, comp: Comparison, height: int = 330) -> list[tuple[str, dict | None]]:
-    """(name, figure dict) per row of the table; the figure is None for a failed method.
-
-    Each figure shows the model's boundary (solid), the retrained model's (dashed) and the region
-    where they disagree (shaded); the forgotten points are crosses.
-    """
-    from .canvas import figure_for
-
-    titles = {ORIGINAL: "original (before)", REFERENCE: "retrain (the target)"}
+def boundary_layers(ws: Workspace, comp: Comparison) -> list[tuple[str, Layers | None]]:
+    """(name, canvas layers) per row of the table, in order; None for a failed method. Each model is
+    shown with the retrained model as its ghost (the reference itself without one)."""
     out = []
     for name in comp.rows:
         model = comp.model(name)
         if model is None:
             out.append((name, None))
             continue
-        ghost = None if name == REFERENCE else comp.reference.model
-        fig = figure_for(ws, model, ghost=ghost, title=titles.get(name, name), height=height,
-                         show_selection=False, forgotten=comp.forget_ids)
-        out.append((name, display_only(fig)))
+        out.append((name, ws.layers(model, None if name == REFERENCE else comp.reference.model)))
     return out

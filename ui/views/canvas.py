@@ -7,14 +7,15 @@ Trace order (fixed, so that animation frames can replace the first three by inde
   3 retrained model's boundary, dashed (the ghost; all-equal z when there is none)
   4 draw grid: invisible markers that make clicks on empty space arrive as events (only in draw mode)
   then training points per class, test points, forgotten points, the selection ring.
-Every selectable scatter carries global point ids in ``customdata``; ``selected_ids`` reads them back.
+Every selectable scatter carries global point ids in ``customdata``; ``ui.state.events.selected_ids``
+reads them back. The grids come computed (``ui.state.grids.Layers``): this module only draws.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-from .grids import GridSpec, class_bands
+
+from ui.state.grids import GridSpec, Layers, class_bands
+from ui.state.workspace import Workspace
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 DRAW_GRID = 41  # nodes per side of the invisible click grid (UX.md: ~41x41)
@@ -26,7 +27,7 @@ def color(c: int) -> str:
 
 
 def shade_colorscale(k: int) -> list:
-    """Colour scale for ``grids.shade_of``: white (unsure) to the class colour (sure), per class."""
+    """Colour scale for ``ui.state.grids.shade_of``: white (unsure) to the class colour (sure), per class."""
     scale = []
     for c, (lo, hi) in enumerate(class_bands(k)):
         scale += [[lo / 255, "#ffffff"], [hi / 255, color(c)]]
@@ -34,19 +35,6 @@ def shade_colorscale(k: int) -> list:
 
 
 DISAGREE_SCALE = [[0, "rgba(0,0,0,0)"], [0.5, "rgba(0,0,0,0)"], [0.5001, "rgba(90,90,90,0.28)"], [1, "rgba(90,90,90,0.28)"]]
-
-
-@dataclass
-class Layers:
-    """What the canvas shows, as uint8 grids (see ``grids.shade_of``)."""
-    shade: np.ndarray
-    cls: np.ndarray
-    ghost_cls: np.ndarray | None = None
-
-    def disagreement(self) -> np.ndarray:
-        if self.ghost_cls is None:  # nothing to compare with: one transparent cell keeps the payload small
-            return np.zeros((1, 1), np.uint8)
-        return (self.cls != self.ghost_cls).astype(np.uint8)
 
 
 def _background(spec: GridSpec, layers: Layers, k: int, opacity: float) -> list[dict]:
@@ -154,70 +142,10 @@ def add_animation(fig: dict, spec: GridSpec, frames: list[Layers], frame_steps: 
     )
 
 
-def selected_ids(selection) -> tuple[list[int], list[tuple[float, float]]]:
-    """(point ids, empty-space clicks) from a ``st.plotly_chart`` selection state.
-
-    Accepts the ``PlotlyState`` or a plain dict (AppTest injects dicts). Points with a
-    ``customdata`` id >= 0 are data points; id -1 marks the invisible draw grid, returned as (x, y).
-    """
-    if not selection:
-        return [], []
-    sel = selection.get("selection", selection) if isinstance(selection, dict) else getattr(selection, "selection", selection)
-    points = (sel.get("points") if isinstance(sel, dict) else getattr(sel, "points", None)) or []
-    ids, empty = [], []
-    for p in points:
-        cd = p.get("customdata")
-        if isinstance(cd, (list, tuple)):
-            cd = cd[0] if cd else None
-        if cd is None:
-            continue
-        try:
-            cd = int(cd)
-        except (TypeError, ValueError):
-            continue
-        if cd >= 0:
-            ids.append(cd)
-        elif p.get("x") is not None and p.get("y") is not None:
-            empty.append((float(p["x"]), float(p["y"])))
-    return sorted(set(ids)), empty
-
-
-def layers_for(model, spec: GridSpec, n_classes: int, ghost=None) -> Layers:
-    from .grids import encode
-    shade, cls = encode(model, spec, n_classes)
-    return Layers(shade, cls, encode(ghost, spec, n_classes)[1] if ghost is not None else None)
-
-
-def figure_for(ws, model, *, ghost=None, title: str = "", height: int = 560, show_selection: bool = True,
+def figure_for(ws: Workspace, layers: Layers, *, title: str = "", height: int = 560, show_selection: bool = True,
                **kw) -> dict:
-    """The canvas of a ``Workspace`` showing ``model`` (and ``ghost``'s boundary dashed), static."""
-    return canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes,
-                         layers=layers_for(model, ws.gridspec, ws.n_classes, ghost), train_ids=ws.train_ids,
+    """The canvas of a ``Workspace`` (its points, split, forgotten points and selection) showing
+    ``layers`` (``ws.layers(model, ghost)``: the model, and the ghost's boundary dashed), static."""
+    return canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes, layers=layers, train_ids=ws.train_ids,
                          test_ids=ws.test_ids, forgotten=kw.pop("forgotten", ws.forgotten),
                          selection=ws.selection if show_selection else (), title=title, height=height, **kw)
-
-
-def apply_event(ws, event, *, mode: str = "forget", draw_class: int = 0):
-    """Apply a canvas selection event to the workspace; returns the workspace to keep (a new one when
-    points were drawn or removed).
-
-    mode "forget": a click toggles the clicked point in the forget selection, a box or lasso adds
-    every point inside. mode "add": a click on empty space adds a training point of ``draw_class``.
-    mode "remove": the clicked / boxed points are deleted from the data.
-    """
-    from .workspace import edit_points
-    ids, empty = selected_ids(event)
-    sel = event.get("selection", event) if isinstance(event, dict) else getattr(event, "selection", None)
-    gesture = False
-    if sel is not None:
-        get = sel.get if isinstance(sel, dict) else (lambda k: getattr(sel, k, None))
-        gesture = bool(get("box") or get("lasso"))
-    if mode == "add":
-        return edit_points(ws, add=[(x, y, int(draw_class)) for x, y in empty[:1]]) if empty else ws
-    if mode == "remove":
-        return edit_points(ws, remove=ids) if ids else ws
-    if gesture:
-        ws.select(ids)
-    else:
-        ws.toggle(ids)
-    return ws

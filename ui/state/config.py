@@ -1,4 +1,8 @@
-"""The playground's configuration: widget limits, URL query parameters, classroom flags, presets.
+"""The playground's configuration: widget limits, URL query parameters, classroom flags.
+
+The data and model defaults are ``unlearn_core.problem``'s; each method's hyperparameters, their
+defaults and their widgets are its file's (``hyper_controls`` derives the widgets from the
+registry's ``Param`` objects).
 
 Everything a link should reproduce lives in ``Config``: ``to_query`` writes it as string query
 parameters (as TensorFlow Playground keeps its state in the URL) and ``from_query`` reads them
@@ -12,9 +16,13 @@ from dataclasses import dataclass, field, replace
 
 import toy_data
 from unlearn_core import METHODS
+from unlearn_core.models import ACTIVATIONS as MODEL_ACTIVATIONS
+from unlearn_core.problem import DATA_DEFAULTS
+
+from .workspace import ModelConfig
 
 MIN_CLASSES, MAX_CLASSES = 2, 4
-ACTIVATIONS = ("relu", "tanh", "gelu", "sigmoid")
+ACTIVATIONS = tuple(MODEL_ACTIVATIONS)  # relu, tanh, gelu, sigmoid
 DEVICES = ("cpu", "cuda")
 
 
@@ -42,41 +50,60 @@ LIMITS: dict[str, Num] = {
     "fit_lr": Num("Training learning rate", 1e-4, 0.1, 1e-4, help="Adam's learning rate for training."),
 }
 
-# Unlearning hyperparameters the page exposes, per method (defaults come from unlearn_core's table).
-HYPER: dict[str, dict[str, Num]] = {
-    "jit": {
-        "sigma": Num("σ (noise scale)", 0.01, 2.0, 0.01,
-                     help="Std of the Gaussian perturbations ξ around each forget point, in standardised input units: "
-                          "the radius of the neighbourhood JiT smooths."),
-        "n_samples": Num("N (perturbations)", 1, 200, 1, True,
-                         help="Monte-Carlo samples per forget point for the Lipschitz estimate."),
-        "lr": Num("Step size", 1e-3, 10.0, 1e-3,
-                  help="SGD step. With scale-free steps it is the length of the first step relative to the "
-                       "gradient norm; too large collapses the model."),
-        "epochs": Num("Epochs", 1, 20, 1, True, help="Passes over the forget set (the paper: 1)."),
-        "batch_size": Num("Batch size", 1, 64, 1, True,
-                          help="Forget points per optimiser step; smaller batches give more steps (frames)."),
-    },
-    "finetune": {
-        "epochs": Num("Epochs", 1, 200, 1, True, help="Passes over the retain set."),
-        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, help="Adam's learning rate."),
-        "batch_size": Num("Batch size", 8, 512, 8, True, help="Retain points per step."),
-    },
-    "neggrad_plus": {
-        "epochs": Num("Epochs", 1, 200, 1, True, help="Passes over the retain set."),
-        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, help="Adam's learning rate."),
-        "batch_size": Num("Batch size", 8, 512, 8, True, help="Retain points per step."),
-        "alpha": Num("α (retain weight)", 0.0, 1.0, 0.01,
-                     help="Loss = α·retain loss − (1−α)·forget loss."),
-    },
-    "random_label": {
-        "epochs": Num("Epochs", 1, 200, 1, True, help="Passes over retain + relabelled forget points."),
-        "lr": Num("Learning rate", 1e-5, 0.1, 1e-5, help="Adam's learning rate."),
-        "batch_size": Num("Batch size", 8, 512, 8, True, help="Points per step."),
-    },
-    "retrain": {},
-}
+#: Labels of the choices of a choice hyperparameter, where a value alone says too little.
 NORMALIZE = {"first": "scale-free (first step)", "probe": "scale-free (probe)", "off": "plain SGD"}
+CHOICE_LABELS: dict[str, dict] = {"normalize_step": NORMALIZE}
+
+
+@dataclass(frozen=True)
+class Control:
+    """The widget of one method hyperparameter, derived from its ``Param`` in the method's file.
+
+    kind "int" / "float": a number input on [lo, hi] in steps of ``step`` (URL values are clamped to
+    it); "choice": a select box over ``choices``; "bool": a checkbox.
+    """
+    name: str
+    kind: str
+    label: str
+    help: str = ""
+    lo: float | None = None
+    hi: float | None = None
+    step: float | None = None
+    choices: tuple = ()
+
+    @property
+    def integer(self) -> bool:
+        return self.kind == "int"
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in ("int", "float")
+
+    def choice_label(self, value) -> str:
+        """How a choice reads in the select box."""
+        return str(CHOICE_LABELS.get(self.name, {}).get(value, value))
+
+
+#: The JiT numbers the Compare and Audit pages show in a row: JiT's parameters that have a slider.
+JIT_KNOBS = tuple(k for k, p in METHODS["jit"].params.items() if isinstance(p.widget, tuple))
+
+
+def hyper_controls(method: str) -> dict[str, Control]:
+    """The hyperparameters the page exposes for ``method``: those whose ``Param`` has a ``widget``
+    (``unlearn_core.METHODS[method].params``), in the method file's order, with its label, help and
+    widget limits."""
+    out = {}
+    for name, p in METHODS[method].params.items():
+        if p.widget is None:
+            continue
+        label = p.label or name
+        if isinstance(p.widget, tuple):
+            lo, hi, step = p.widget
+            out[name] = Control(name, p.kind, label, p.help, lo, hi, step)
+        else:
+            out[name] = Control(name, p.kind, label, p.help, choices=tuple(p.choices))
+    return out
+
 
 # Groups of controls a classroom link can hide (``hide=data,model`` in the URL).
 HIDEABLE = {
@@ -92,27 +119,30 @@ HIDEABLE = {
 
 
 def method_defaults(method: str) -> dict:
-    """The exposed hyperparameters' defaults, from unlearn_core's one table."""
+    """The exposed hyperparameters' defaults, from the method's file (the registry's 2-D profile)."""
     d = METHODS[method].defaults()
-    out = {k: d[k] for k in HYPER.get(method, {})}
-    if method == "jit":
-        out["normalize_step"] = d["normalize_step"] or "off"
-    return out
+    return {k: d[k] for k in hyper_controls(method)}
+
+
+#: The model defaults (``unlearn_core.problem.ModelRecipe`` through ``ModelConfig``).
+MODEL = ModelConfig()
 
 
 @dataclass
 class Config:
-    dataset: str = "moons"
-    n: int = 600
+    """Everything a link reproduces. The data and model defaults are ``unlearn_core.problem``'s
+    (``DATA_DEFAULTS`` and ``ModelRecipe``), the method's are the registry's (``method_defaults``)."""
+    dataset: str = DATA_DEFAULTS["dataset"]
+    n: int = DATA_DEFAULTS["n_samples"]
     noise: float | None = None  # None = the dataset's default
     classes: int | None = None  # None = the dataset's default (where it applies)
-    seed: int = 0
-    test: float = 0.25
-    width: int = 64
-    depth: int = 2
-    activation: str = "relu"
-    fit_epochs: int = 200
-    fit_lr: float = 0.01
+    seed: int = DATA_DEFAULTS["data_seed"]
+    test: float = DATA_DEFAULTS["test_size"]
+    width: int = MODEL.width
+    depth: int = MODEL.depth
+    activation: str = MODEL.activation
+    fit_epochs: int = MODEL.epochs
+    fit_lr: float = MODEL.lr
     method: str = "jit"
     hp: dict = field(default_factory=dict)  # overrides of method_defaults(method)
     device: str = "cpu"
@@ -131,8 +161,6 @@ class Config:
         """Method hyperparameters for ``unlearn``: defaults with this config's overrides."""
         hp = method_defaults(self.method)
         hp.update({k: v for k, v in self.hp.items() if k in hp})
-        if hp.get("normalize_step") == "off":
-            hp["normalize_step"] = False
         return hp
 
     def data_key(self) -> tuple:
@@ -141,8 +169,23 @@ class Config:
     def model_key(self) -> tuple:
         return (self.width, self.depth, self.activation, self.fit_epochs, self.fit_lr, self.seed)
 
+    def model_config(self) -> ModelConfig:
+        """The workspace's model and training recipe for this configuration."""
+        return ModelConfig(width=self.width, depth=self.depth, activation=self.activation, epochs=self.fit_epochs,
+                           lr=self.fit_lr, seed=self.seed)
 
-def _clamp(name: str, spec: Num, raw: str, notes: list[str]):
+
+def _flag(name: str, raw: str, notes: list[str]) -> bool | None:
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    notes.append(f"URL parameter {name}={raw!r} is not true or false; using the default")
+    return None
+
+
+def _clamp(name: str, spec: Num | Control, raw: str, notes: list[str]):
     try:
         v = float(raw)
     except (TypeError, ValueError):
@@ -183,16 +226,19 @@ def from_query(params) -> tuple[Config, list[str]]:
                 setattr(cfg, name, q[name])
             else:
                 notes.append(f"unknown {name} {q[name]!r} in the URL; using {getattr(cfg, name)}")
-    for name, spec in HYPER.get(cfg.method, {}).items():
-        if name in q:
-            v = _clamp(name, spec, q[name], notes)
-            if v is not None:
-                cfg.hp[name] = v
-    if cfg.method == "jit" and "normalize_step" in q:
-        if q["normalize_step"] in NORMALIZE:
-            cfg.hp["normalize_step"] = q["normalize_step"]
+    for name, control in hyper_controls(cfg.method).items():
+        if name not in q:
+            continue
+        if control.numeric:
+            v = _clamp(name, control, q[name], notes)
+        elif control.kind == "bool":
+            v = _flag(name, q[name], notes)
         else:
-            notes.append(f"unknown normalize_step {q['normalize_step']!r}; using the default")
+            v = next((c for c in control.choices if str(c) == q[name]), None)
+            if v is None:
+                notes.append(f"unknown {name} {q[name]!r}; using the default")
+        if v is not None:
+            cfg.hp[name] = v
     if "hide" in q:
         groups = {g.strip() for g in str(q["hide"]).split(",") if g.strip()}
         bad = sorted(groups - set(HIDEABLE))

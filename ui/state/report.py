@@ -1,9 +1,12 @@
-"""Tables and small figures for the playground: metrics of original / unlearned / retrained, curves."""
+"""The Playground's numbers: metrics of original / unlearned / retrained, and the step count of a JiT run."""
 from __future__ import annotations
 
 import numpy as np
+from torch import nn
 
 from unlearn_core import evaluate
+
+from .workspace import Workspace
 
 COLUMNS = {  # metric key -> column name, with the direction that is better
     "acc_forget": "forget acc % (→ retrain)",
@@ -17,7 +20,7 @@ COLUMNS = {  # metric key -> column name, with the direction that is better
 PERCENT = {"acc_forget", "acc_retain", "acc_test", "mia", "boundary_disagreement"}
 
 
-def metrics_rows(ws, retrained) -> list[dict]:
+def metrics_rows(ws: Workspace, retrained: nn.Module) -> list[dict]:
     """One row each for the original, the current (unlearned) and the retrained model, evaluated on the
     same sets: forget = everything forgotten so far, retain = the rest of the training split."""
     if not ws.steps:
@@ -35,22 +38,6 @@ def metrics_rows(ws, retrained) -> list[dict]:
             row[col] = (100 * v if key in PERCENT else v) if v is not None else float("nan")
         rows.append(row)
     return rows
-
-
-def loss_curve(history: list[dict], *, title: str, x: str = "step", ys=("loss",), height: int = 260,
-               x_title: str = "optimiser step") -> dict:
-    """A line figure (plain dict) of ``history`` entries: one line per key in ``ys``, the second on a right axis."""
-    xs = [h[x] for h in history]
-    data = [dict(type="scatter", x=xs, y=[h.get(ys[0]) for h in history], mode="lines+markers" if len(xs) < 80 else "lines",
-                 name=ys[0], marker=dict(size=5))]
-    layout = dict(title=dict(text=title, font=dict(size=13)), height=height, margin=dict(l=50, r=50, t=36, b=36),
-                  xaxis=dict(title=x_title), yaxis=dict(title=ys[0]), showlegend=len(ys) > 1,
-                  legend=dict(orientation="h", y=1.12, x=1, xanchor="right"))
-    if len(ys) > 1:
-        data.append(dict(type="scatter", x=xs, y=[h.get(ys[1]) for h in history], mode="lines", name=ys[1],
-                         yaxis="y2"))
-        layout["yaxis2"] = dict(title=ys[1], overlaying="y", side="right", range=[0, 1.02])
-    return dict(data=data, layout=layout)
 
 
 def steps_for(n_points: int, batch_size: int, epochs: int) -> int:

@@ -1,4 +1,8 @@
-"""A model's class probabilities on a square grid, quantised to uint8 for small figure payloads."""
+"""A model's class probabilities on a square grid, quantised to uint8 for small figure payloads.
+
+``GridSpec`` is the canvas's extent and resolution, ``encode`` turns a model into (shade, class)
+uint8 grids and ``layers_for`` into the ``Layers`` the canvas view draws (``ui.views.canvas``).
+"""
 from __future__ import annotations
 
 import math
@@ -75,4 +79,30 @@ def shade_of(p: torch.Tensor, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode(model: nn.Module, spec: GridSpec, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """(shade, class) uint8 grids of ``model`` on ``spec`` (see ``shade_of``)."""
     return shade_of(probabilities(model, spec), n_classes)
+
+
+@dataclass
+class Layers:
+    """What the canvas shows, as uint8 grids (see ``shade_of``): the model's shade and class, and the
+    class grid of the model to compare with (the retrained "ghost"), if any."""
+    shade: np.ndarray
+    cls: np.ndarray
+    ghost_cls: np.ndarray | None = None
+
+    def disagreement(self) -> np.ndarray:
+        if self.ghost_cls is None:  # nothing to compare with: one transparent cell keeps the payload small
+            return np.zeros((1, 1), np.uint8)
+        return (self.cls != self.ghost_cls).astype(np.uint8)
+
+
+def layers_for(model: nn.Module, spec: GridSpec, n_classes: int, ghost: nn.Module | None = None) -> Layers:
+    """The canvas layers of ``model`` (and the class grid of ``ghost``, when given) on ``spec``."""
+    shade, cls = encode(model, spec, n_classes)
+    return Layers(shade, cls, encode(ghost, spec, n_classes)[1] if ghost is not None else None)
+
+
+def empty_layers() -> Layers:
+    """Layers of a canvas without a model (one blank cell)."""
+    return Layers(np.zeros((1, 1), np.uint8), np.zeros((1, 1), np.uint8))

@@ -9,7 +9,6 @@ the previous step (sequential unlearning); undo pops the last one, reset clears 
 """
 from __future__ import annotations
 
-
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -18,29 +17,39 @@ import numpy as np
 import torch
 from torch import nn
 
+import toy_data
 from unlearn_core import METHODS, MLP, fit, unlearn
-from unlearn_core.problem import Problem, make_problem
-from unlearn_core.training import FIT_DEFAULTS, predict_logits
+from unlearn_core.problem import DATA_DEFAULTS, ModelRecipe, Problem, make_problem
+from unlearn_core.training import predict_logits
 
-from .grids import GridSpec, encode
+from .grids import GridSpec, Layers, encode, layers_for
 
 EXPLODED = 100.0  # a loss this many times the first step's counts as diverged
 MAX_FRAMES = 60  # the payload budget (UX.md: uint8, <= 60 frames of 100x100, <= 4 MB)
 
 
+#: The model and training defaults: ``unlearn_core.problem.ModelRecipe``, the one table.
+RECIPE = ModelRecipe()
+
+
 @dataclass
 class ModelConfig:
-    """The original model and its training recipe (the retrained model repeats the recipe)."""
-    width: int = 64
-    depth: int = 2
-    activation: str = "relu"
-    epochs: int = FIT_DEFAULTS["epochs"]
-    lr: float = FIT_DEFAULTS["lr"]
-    batch_size: int = FIT_DEFAULTS["batch_size"]
-    seed: int = 0
+    """The original model and its training recipe (the retrained model repeats the recipe): an MLP of
+    ``depth`` hidden layers of ``width`` neurons. The defaults are ``RECIPE``'s."""
+    width: int = RECIPE.hidden[0]
+    depth: int = len(RECIPE.hidden)
+    activation: str = RECIPE.activation
+    epochs: int = RECIPE.epochs
+    lr: float = RECIPE.lr
+    batch_size: int = RECIPE.batch_size
+    seed: int = DATA_DEFAULTS["data_seed"]
+
+    def recipe(self) -> ModelRecipe:
+        return ModelRecipe(hidden=(self.width,) * self.depth, activation=self.activation, epochs=self.epochs,
+                           lr=self.lr, batch_size=self.batch_size)
 
     def build(self, n_classes: int) -> MLP:
-        return MLP(2, n_classes, (self.width,) * self.depth, self.activation, seed=self.seed)
+        return self.recipe().build(n_classes, self.seed)
 
 
 class Diverged(RuntimeError):
@@ -81,7 +90,7 @@ class Workspace:
     grid: GridSpec | None = None
     _retrained: dict = field(default_factory=dict, repr=False)
 
-    # --- views ---------------------------------------------------------------------------
+    # --- accessors -----------------------------------------------------------------------
     @property
     def X(self) -> np.ndarray:
         return self.problem.X
@@ -103,6 +112,11 @@ class Workspace:
         if self.grid is None:
             self.grid = GridSpec.around(self.X)
         return self.grid
+
+    def layers(self, model: nn.Module, ghost: nn.Module | None = None) -> Layers:
+        """What the canvas shows for ``model`` on this workspace's grid (``ghost``: the model whose
+        boundary is dashed and whose disagreement is shaded, e.g. the retrained one)."""
+        return layers_for(model, self.gridspec, self.n_classes, ghost)
 
     @property
     def model(self) -> nn.Module | None:
@@ -324,19 +338,19 @@ def check_health(model: nn.Module, X_retain: np.ndarray, y_retain: np.ndarray) -
             raise Diverged(f"the model collapsed: it predicts class {int(pred[0])} for every retained point")
 
 
-def new_workspace(dataset: str = "moons", *, n_samples: int = 600, noise: float | None = None, seed: int = 0,
-                  classes: int | None = None, test_ratio: float = 0.25,
-                  model_cfg: ModelConfig | None = None) -> Workspace:
+def new_workspace(dataset: str = DATA_DEFAULTS["dataset"], *, n_samples: int = DATA_DEFAULTS["n_samples"],
+                  noise: float | None = None, seed: int = DATA_DEFAULTS["data_seed"], classes: int | None = None,
+                  test_ratio: float = DATA_DEFAULTS["test_size"], model_cfg: ModelConfig | None = None) -> Workspace:
     """A workspace on a generated toy_data dataset (not trained yet: call ``.train()``)."""
     problem = make_problem(dataset, n_samples=n_samples, noise=noise, data_seed=seed, classes=classes,
                            test_size=test_ratio)
     return Workspace(problem=problem, source="generated", model_cfg=model_cfg or ModelConfig(seed=seed))
 
 
-def workspace_from_points(X, y, *, source: str, name: str = "custom", test_ratio: float = 0.25, seed: int = 0,
-                          model_cfg: ModelConfig | None = None, max_classes: int = 4) -> Workspace:
+def workspace_from_points(X, y, *, source: str, name: str = "custom", test_ratio: float = DATA_DEFAULTS["test_size"],
+                          seed: int = DATA_DEFAULTS["data_seed"], model_cfg: ModelConfig | None = None,
+                          max_classes: int = 4) -> Workspace:
     """A workspace on given points (an uploaded CSV, a drawing); labels must be 0..k-1 with 2 <= k <= max_classes."""
-    import toy_data
     X = np.asarray(X, np.float32).reshape(-1, 2)
     y = np.asarray(y, np.int64).reshape(-1)
     k = int(y.max()) + 1 if len(y) else 0

@@ -1,44 +1,40 @@
-"""The Images page's pieces: the image benchmark (``unlearn_core.images.bench``) from widget values,
-its table, plots and sample grid, and results files written by the CLI.
+"""The Images page's controller: the image benchmark (``unlearn_core.images.bench``) from widget values,
+its results as tables and findings, results files written by the CLI, and the forget images' predictions.
 
-No Streamlit here. The page runs exactly what ``python -m unlearn_core.bench --dataset digits ...``
-runs (``run_benchmark``), only without writing files:
+No Streamlit and no figures here (those are in ``ui.views.images``). The page runs exactly what
+``python -m unlearn_core.bench --dataset digits ...`` runs (``run_benchmark``), only without writing files:
 
     cfg = make_config(dataset="digits", setting="full_class", target="3", methods=["jit", "ssd"])
-    result = run_benchmark(cfg, progress=..., keep_models=True)
-    results_table(result.rows, "full_class", "3")    # mean ± std over seeds (gap to retrain)
-    gap_figure(result.rows)                         # each method's mean |gap to retrain|
-    view = sample_view(result.jobs[0], result.models[job_key(result.jobs[0])])
-    view.table(), view.styles(...)                  # forget images (PNG data URLs) and each model's prediction
+    result = run_benchmark(cfg, progress=on_event, keep_models=True)   # progress_text(event): the bar's text
+    results_table(result.rows, "full_class", "3")    # mean ± std over seeds (gap to retrain), as table.md
+    view = sample_view(result.jobs[0], result.models[job_key(result.jobs[0])])   # predictions on forget images
     rows = load_results(uploaded_bytes)             # a results.json from the CLI (JSON only)
 """
 from __future__ import annotations
 
-import base64
 import dataclasses
-import io
 import json
 import math
 import os
 import shlex
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import torch
 
 from unlearn_core import METHODS
-from unlearn_core.images import bench as imagebench
-from unlearn_core.images import data as imagedata
-from unlearn_core.bench.plots import gap_figure as core_gap_figure
-from unlearn_core.images.bench import DEFAULT_MODEL, DEFAULT_TARGET, FULL_CLASS_ONLY, BenchConfig
-from unlearn_core.report import IMAGE_COLUMNS as COLUMNS, IMAGE_GAP_KEYS as GAP_KEYS
+from unlearn_core.images.bench import (DEFAULT_MODEL, DEFAULT_TARGET, FULL_CLASS_ONLY, IMAGE_DATASETS, BenchConfig,
+                                       BenchProgress)
+from unlearn_core.images.cifar import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR_KINDS
+from unlearn_core.images.data import check_data_dir, folder_classes
+from unlearn_core.images.splits import DEFAULT_RANDOM_SHARE, PAPER_N_RANDOM, PAPER_TARGETS, SETTINGS, default_n_random
+from unlearn_core.images.train import recipe_for
+from unlearn_core.images.zoo import ARCHITECTURES
+from unlearn_core.report import IMAGE_COLUMNS as COLUMNS, IMAGE_GAP_KEYS as GAP_KEYS, summarize
 from unlearn_core.training import predict_logits
 
-DATASETS = imagebench.IMAGE_DATASETS
+DATASETS = IMAGE_DATASETS
 DATASET_LABELS = {
     "digits": "digits (8x8, bundled with scikit-learn)",
     "cifar10": "CIFAR-10",
@@ -46,7 +42,7 @@ DATASET_LABELS = {
     "cifar100": "CIFAR-100",
     "folder": "an image folder (one subfolder per class)",
 }
-CIFAR = ("cifar10", "cifar20", "cifar100")
+CIFAR = CIFAR_KINDS
 NEEDS_PATH = (*CIFAR, "folder")
 DATA_PATH_HELP = {
     **{d: "the CIFAR 'python version' archive (.tar.gz) or its extracted folder; nothing is downloaded"
@@ -54,13 +50,15 @@ DATA_PATH_HELP = {
     "folder": "a folder with one subfolder of images per class (or train/ and test/ folders laid out so); "
               "images are resized to 32x32",
 }
-MODELS = ("smallcnn", "resnet18", "vgg11", "vit")
-MODEL_LABELS = {
-    "smallcnn": "smallcnn (small CNN; fine on a CPU)",
-    "resnet18": "resnet18 (needs a GPU to be practical)",
-    "vgg11": "vgg11 (the paper's; needs a GPU to be practical)",
-    "vit": "vit (a small ViT; needs a GPU to be practical)",
+MODELS = tuple(ARCHITECTURES)  # the zoo's architectures, in its order
+_MODEL_NOTES = {
+    "smallcnn": "small CNN; fine on a CPU",
+    "resnet18": "needs a GPU to be practical",
+    "vgg11": "the paper's; needs a GPU to be practical",
+    "vit": "a small ViT; needs a GPU to be practical",
 }
+MODEL_LABELS = {m: f"{m} ({_MODEL_NOTES[m]})" if m in _MODEL_NOTES else m for m in MODELS}
+
 SETTING_LABELS = {"full_class": "full class", "sub_class": "sub-class", "random": "random images"}
 #: One line per setting: what is forgotten and how forget accuracy is scored.
 SETTING_HELP = {
@@ -76,6 +74,7 @@ SETTING_HELP = {
 DEFAULT_METHODS = ("jit", "finetune", "random_label", "ssd", "scrub")
 CHOICES = tuple(m for m in METHODS if m != "retrain")  # retrain always runs: it is the reference
 MAX_SEEDS = 3
+DIGITS_TRAIN_IMAGES = 1347  # load_digits' training split at its defaults
 #: Rough seconds on one CPU thread for digits + smallcnn (measured, 1,347 training images):
 #: training one model per epoch, and each method's own run (plus evaluation).
 DIGITS_EPOCH_S = 0.25
@@ -91,7 +90,7 @@ METRIC_KEYS = tuple(k for k, _, _ in COLUMNS)
 
 def settings_for(dataset: str) -> tuple[str, ...]:
     """The settings a dataset supports: sub_class needs coarse labels with fine ones (digits, CIFAR-20)."""
-    return imagebench.SETTINGS if dataset in ("digits", "cifar20") else ("full_class", "random")
+    return SETTINGS if dataset in ("digits", "cifar20") else ("full_class", "random")
 
 
 def method_label(m: str) -> str:
@@ -101,30 +100,21 @@ def method_label(m: str) -> str:
 
 def paper_targets(dataset: str, setting: str) -> list[str]:
     """The classes the paper forgets in this dataset and setting (empty when the paper has none)."""
-    return list(imagedata.PAPER_TARGETS.get(dataset, {}).get(setting, []))
+    return list(PAPER_TARGETS.get(dataset, {}).get(setting, []))
 
 
 def check_data_path(dataset: str, path: str | None) -> str:
     """The data path, stripped; ValueError with the loader's own message when it cannot hold the data.
 
-    A cheap check (no image is decoded): CIFAR must be the archive, the extracted folder or a folder
-    holding either; an image folder needs class subfolders. Loading can still fail later (a damaged
-    archive, an unreadable image), with the loader's message."""
+    A cheap check (no image is decoded; ``unlearn_core.images.data.check_data_dir``): CIFAR must be the
+    archive, the extracted folder or a folder holding either; an image folder needs class subfolders.
+    Loading can still fail later (a damaged archive, an unreadable image), with the loader's message."""
     if dataset not in NEEDS_PATH:
         return ""
     path = (path or "").strip()
     if not path:
         raise ValueError(f"{DATASET_LABELS[dataset]} needs a data path: {DATA_PATH_HELP[dataset]}.")
-    p = Path(path).expanduser()
-    if dataset in CIFAR:
-        layout = imagedata._CIFAR_LAYOUT["cifar10" if dataset == "cifar10" else "cifar100"]
-        imagedata._locate(layout, p)  # the loader's own messages (not there, not an archive, no CIFAR files)
-        return path
-    if not p.is_dir():
-        raise ValueError(f"image folder {p} does not exist or is not a folder")
-    root = p / "train" if (p / "train").is_dir() and (p / "test").is_dir() else p
-    if not imagedata._class_folders(root):
-        raise ValueError(f"no class subfolders in {root}: expected one subfolder per class holding images")
+    check_data_dir(dataset, path)
     return path
 
 
@@ -136,23 +126,21 @@ def targets_for(dataset: str, setting: str, data_dir: str | None = None) -> list
     path does not hold any)."""
     if setting == "random":
         return []
-    if setting not in imagebench.SETTINGS:
-        raise ValueError(f"unknown setting {setting!r}; choose one of {', '.join(imagebench.SETTINGS)}")
+    if setting not in SETTINGS:
+        raise ValueError(f"unknown setting {setting!r}; choose one of {', '.join(SETTINGS)}")
     if setting not in settings_for(dataset):
         raise ValueError(f"{DATASET_LABELS.get(dataset, dataset)} has no sub-class setting: its model predicts the "
                          "fine classes directly (sub-class needs digits or CIFAR-20)")
     if dataset == "digits":
         names = [str(k) for k in range(10)]
     elif dataset == "cifar10":
-        names = list(imagedata.CIFAR10_CLASSES)
+        names = list(CIFAR10_CLASSES)
     elif dataset == "cifar100" or (dataset == "cifar20" and setting == "sub_class"):
-        names = list(imagedata.CIFAR100_FINE_CLASSES)
+        names = list(CIFAR100_FINE_CLASSES)
     elif dataset == "cifar20":
-        names = list(imagedata.CIFAR100_COARSE_CLASSES)
+        names = list(CIFAR100_COARSE_CLASSES)
     elif dataset == "folder":
-        p = Path(check_data_path("folder", data_dir)).expanduser()
-        root = p / "train" if (p / "train").is_dir() and (p / "test").is_dir() else p
-        names = [d.name for d in imagedata._class_folders(root)]
+        names = folder_classes(check_data_path("folder", data_dir))
     else:
         raise ValueError(f"unknown image dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     first = [t for t in paper_targets(dataset, setting) if t in names]
@@ -173,17 +161,31 @@ def default_target(dataset: str, setting: str, targets: list[str]) -> str | None
 
 def default_forget_count(dataset: str) -> int:
     """The core's default random forget-set size: 83 on CIFAR (the paper's), 2% of the training set elsewhere."""
-    if dataset in CIFAR:
-        return imagedata.PAPER_N_RANDOM
-    if dataset == "digits":
-        return max(1, round(imagedata.DEFAULT_RANDOM_SHARE * 1347))
+    if dataset in CIFAR or dataset == "digits":
+        return default_n_random(dataset, DIGITS_TRAIN_IMAGES)  # (the size only matters for digits)
     return 20
+
+
+def forget_count_help() -> str:
+    """The random setting's default forget-set sizes in words (from ``unlearn_core.images.splits``)."""
+    return (f"Default: {DEFAULT_RANDOM_SHARE:.0%} of the training set ({default_forget_count('digits')} on digits); "
+            f"{PAPER_N_RANDOM} on CIFAR, as the paper.")
 
 
 def recipe_epochs(dataset: str, model: str | None = None) -> int:
     """The training recipe's epochs for the original and the retrained model."""
-    return imagebench.recipe_for(dataset, model or DEFAULT_MODEL[dataset]).epochs
+    return recipe_for(dataset, model or DEFAULT_MODEL[dataset]).epochs
 
+
+def recipe_text(dataset: str, model: str | None = None) -> str:
+    """The training recipe's optimiser, schedule and weight decay in words, read from the recipe table
+    (``unlearn_core.images.train``): "SGD with momentum 0.9, OneCycle schedule, weight decay 5e-4"."""
+    r = recipe_for(dataset, model or DEFAULT_MODEL[dataset])
+    opt = f"SGD with momentum {r.momentum:g}" if r.optimizer == "sgd" else "Adam"
+    schedule = "OneCycle schedule" if r.schedule == "onecycle" else "constant learning rate"
+    wd = f"{r.weight_decay:g}" if r.weight_decay == 0 or r.weight_decay >= 1e-3 else \
+        f"{r.weight_decay:.0e}".replace("e-0", "e-")
+    return f"{opt}, {schedule}, weight decay {wd}"
 
 # --- the config ---------------------------------------------------------------------------------
 
@@ -226,9 +228,9 @@ def make_config(*, dataset: str = "digits", data_dir: str | None = None, model: 
             raise ValueError(f"the number of random images to forget must be a whole number of at least 1, got "
                              f"{forget_count!r}")
         count = int(count)
-        if dataset == "digits" and count >= 1347:
-            raise ValueError(f"digits has 1,347 training images and at least one must be kept: forget at most 1,346 "
-                             f"(got {count})")
+        if dataset == "digits" and count >= DIGITS_TRAIN_IMAGES:
+            raise ValueError(f"digits has {DIGITS_TRAIN_IMAGES:,} training images and at least one must be kept: "
+                             f"forget at most {DIGITS_TRAIN_IMAGES - 1:,} (got {count})")
     else:
         names = targets_for(dataset, setting, data_dir)
         if target is None:
@@ -293,15 +295,20 @@ def progress_fraction(done: int, total: int) -> float:
     return min(1.0, max(0.0, done / total)) if total else 0.0
 
 
-def progress_text(done: int, total: int, text: str) -> str:
-    """The bar's text for ``run_benchmark``'s ``progress(done, total, text)``. Its "<job>: already done"
-    (sent at each job's start, with nothing done when nothing is resumed) reads as "starting <job>"."""
-    if text.endswith(": already done"):
-        text = "starting " + text[: -len(": already done")]
-    elif ": " in text and not text.startswith(("training", "retraining")):
-        text = text.replace(": ", " finished (", 1) + ")"
-    return f"{done} of {total} runs done · {text}"
-
+def progress_text(event: BenchProgress) -> str:
+    """The bar's text for one of ``run_benchmark``'s progress events: runs done, then what happens."""
+    job = f"{event.setting} {event.target}, seed {event.seed}"
+    if event.stage == "resumed":  # runs of this job found on disk
+        what = f"starting {job}"
+    elif event.stage == "finished":
+        what = f"{event.method} finished ({job})"
+    elif event.stage == "epoch":
+        model = (f"training the original model, seed {event.seed}" if event.model == "original" else
+                 f"retraining without {event.target} ({event.setting}), seed {event.seed}")
+        what = f"{model}: epoch {event.epoch}/{event.epochs}"
+    else:  # "training", "retraining"
+        what = event.text
+    return f"{event.done} of {event.total} runs done · {what}"
 
 # --- results: table, errors, findings, plot -----------------------------------------------------
 
@@ -310,35 +317,38 @@ def groups(rows: list[dict]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((r["setting"], str(r["target"])) for r in rows))
 
 
-def _values(sub: list[dict], key: str) -> np.ndarray:
-    vals = [r.get(key) for r in sub]
-    return np.array([float(v) for v in vals if v is not None and not math.isnan(float(v))], dtype=float)
+def _summaries(rows: list[dict], setting: str, target: str) -> list[dict]:
+    """``unlearn_core.report.summarize`` of one (setting, target): the numbers of the CLI's table.md."""
+    return summarize([r for r in rows if r["setting"] == setting and str(r["target"]) == str(target)],
+                     COLUMNS, GAP_KEYS)
+
+
+def _gap(column: dict) -> float:
+    return float("nan") if column["gap"] is None else float(column["gap"])
+
+
+def _mean_gap(columns: dict) -> float:
+    """The mean |gap to retrain| over the gap metrics that have one (NaN for none, e.g. retrain itself)."""
+    gaps = [abs(_gap(columns[k])) for k in GAP_KEYS if not math.isnan(_gap(columns[k]))]
+    return float(np.mean(gaps)) if gaps else float("nan")
 
 
 def summary_frame(rows: list[dict]) -> pd.DataFrame:
     """Numbers behind the table: one row per (setting, target, method) with, per metric, its mean, std
     (over seeds, ddof 1; 0 with one seed) and gap to retrain (mean − retrain's mean); percentages for
-    the accuracies and MIAs, pp for the gaps. Also ``seeds`` (how many ran) and ``errors``."""
-    pct = {k: p for k, _, p in COLUMNS}
+    the accuracies and MIAs, pp for the gaps. Also ``seeds`` (how many ran), ``errors`` and ``mean_gap``.
+    The numbers are ``unlearn_core.report.summarize``'s, as in the CLI's table.md."""
     records = []
     for setting, target in groups(rows):
-        sub = [r for r in rows if r["setting"] == setting and str(r["target"]) == target]
-        stats = {}
-        for m in dict.fromkeys(r["method"] for r in sub):
-            mine = [r for r in sub if r["method"] == m]
-            rec = dict(setting=setting, target=target, method=m, seeds=len(_values(mine, "acc_test")),
-                       errors=sum(1 for r in mine if r.get("error")))
+        for s in _summaries(rows, setting, target):
+            cols = s["columns"]
+            rec = dict(setting=setting, target=target, method=s["method"], seeds=cols["acc_test"]["n"],
+                       errors=s["errors"])
             for key in METRIC_KEYS:
-                v = _values(mine, key) * (100.0 if pct[key] else 1.0)
-                rec[key] = float(v.mean()) if len(v) else float("nan")
-                rec[f"{key}_std"] = float(v.std(ddof=1)) if len(v) > 1 else (0.0 if len(v) else float("nan"))
-            stats[m] = rec
-        for m, rec in stats.items():
+                rec[key], rec[f"{key}_std"] = cols[key]["mean"], cols[key]["std"]
             for key in GAP_KEYS:
-                ref = stats.get("retrain", {}).get(key, float("nan"))
-                rec[f"{key}_gap"] = float("nan") if m == "retrain" else rec[key] - ref
-            gaps = [abs(rec[f"{k}_gap"]) for k in GAP_KEYS if not math.isnan(rec[f"{k}_gap"])]
-            rec["mean_gap"] = float(np.mean(gaps)) if gaps else float("nan")
+                rec[f"{key}_gap"] = _gap(cols[key])
+            rec["mean_gap"] = _mean_gap(cols)
             records.append(rec)
     return pd.DataFrame.from_records(records).set_index(["setting", "target", "method"])
 
@@ -349,25 +359,17 @@ MEAN_GAP = "mean |gap| to retrain (pp) ↓"
 def results_table(rows: list[dict], setting: str, target: str) -> pd.DataFrame:
     """One table as the page shows it: index = method (original, retrain, then the methods), one column
     per metric named with its direction, cells "mean ± std (gap to retrain)" as in the CLI's table.md
-    ("n/a" for a method that did not run), then the mean |gap| over the five gap metrics."""
-    frame = summary_frame([r for r in rows if r["setting"] == setting and str(r["target"]) == str(target)])
-    frame = frame.loc[(setting, str(target))]
+    ("n/a" for a method that did not run), then the mean |gap| over the five gap metrics. The cells are
+    ``unlearn_core.report.summarize``'s, the same as the CLI's table.md."""
     out = {}
-    for m, rec in frame.iterrows():
-        row = {}
-        for key, header, pct in COLUMNS:
-            mean, std = rec[key], rec[f"{key}_std"]
-            if math.isnan(mean):
-                row[header] = "n/a"
-                continue
-            digits = 1 if pct else 3
-            cell = f"{mean:.{digits}f}" + (f" ± {std:.{digits}f}" if rec["seeds"] > 1 else "")
-            gap = rec.get(f"{key}_gap", float("nan"))
-            if key in GAP_KEYS and not math.isnan(gap):
-                cell += f" ({gap:+.1f})"
-            row[header] = cell
-        row[MEAN_GAP] = "" if m == "retrain" or math.isnan(rec["mean_gap"]) else f"{rec['mean_gap']:.1f}"
-        out[m] = row
+    for s in _summaries(rows, setting, target):
+        cols, row = s["columns"], {}
+        for key, header, _ in COLUMNS:
+            gap = _gap(cols[key])
+            row[header] = cols[key]["cell"] + ("" if math.isnan(gap) else f" ({gap:+.1f})")
+        mean_gap = _mean_gap(cols)
+        row[MEAN_GAP] = "" if s["method"] == "retrain" or math.isnan(mean_gap) else f"{mean_gap:.1f}"
+        out[s["method"]] = row
     df = pd.DataFrame.from_dict(out, orient="index")
     df.index.name = "method"
     return df
@@ -443,19 +445,6 @@ def findings(rows: list[dict]) -> list[str]:
                        f"retain / forget / test accuracy and both MIAs{tail}.")
     return out
 
-
-def gap_figure(rows: list[dict], height: int = 380) -> go.Figure:
-    """``imagebench.gap_figure`` (each method's mean |gap to retrain| per setting), sized for the page."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a method that never ran: a mean of nothing
-        fig = core_gap_figure(rows)
-    fig.update_layout(height=height, title=dict(text="Mean |gap to retrain| over retain, forget and test accuracy "
-                                                     "and both MIAs<br><sup>percentage points; lower is closer to "
-                                                     "retraining from scratch</sup>"),
-                      margin=dict(t=70, l=60, r=20, b=50), legend=dict(orientation="h", y=-0.25))
-    return fig
-
-
 def rows_json(rows: list[dict]) -> str:
     """The rows as the CLI's results.json (NaN written as NaN, as Python's json does)."""
     return json.dumps(rows, indent=1, default=float)
@@ -500,9 +489,9 @@ def load_results(data: bytes | str) -> list[dict]:
         for k in ("dataset", "model", "setting", "method"):
             if not isinstance(row[k], str) or not row[k]:
                 raise ValueError(f"{name}: {k!r} must be a non-empty string, got {row[k]!r}.")
-        if row["setting"] not in imagebench.SETTINGS:
+        if row["setting"] not in SETTINGS:
             raise ValueError(f"{name}: unknown setting {row['setting']!r}; image settings are "
-                             f"{', '.join(imagebench.SETTINGS)}.")
+                             f"{', '.join(SETTINGS)}.")
         seed = row["seed"]
         if isinstance(seed, bool) or not isinstance(seed, (int, float)) or not math.isfinite(seed) or int(seed) != seed:
             raise ValueError(f"{name}: 'seed' must be a whole number, got {row['seed']!r}.")
@@ -542,7 +531,6 @@ def _json_type(v) -> str:
     return {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
         type(v), "number" if isinstance(v, (int, float)) else type(v).__name__)
 
-
 # --- the sample grid ----------------------------------------------------------------------------
 
 def job_key(job) -> tuple:
@@ -563,25 +551,11 @@ def sample_rows(job, n: int = 8) -> np.ndarray:
     return forget[pos]
 
 
-def to_rgb(images: torch.Tensor | np.ndarray, min_side: int = 64) -> np.ndarray:
-    """[n, C, H, W] in [0, 1] -> uint8 [n, H*s, W*s, 3], enlarged by pixel repetition (nearest neighbour)
-    so that small images (digits: 8x8) stay sharp; grayscale is drawn dark on white."""
-    x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    x = np.clip(x.astype(np.float32), 0.0, 1.0)
-    if x.shape[1] == 1:
-        x = np.repeat(1.0 - x, 3, axis=1)  # ink dark on white
-    elif x.shape[1] != 3:
-        x = np.repeat(x[:, :1], 3, axis=1)
-    s = max(1, int(math.ceil(min_side / max(x.shape[2], x.shape[3]))))
-    x = x.repeat(s, axis=2).repeat(s, axis=3)
-    return (x.transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)
-
-
 @dataclass
 class SampleView:
-    """Forget images and each model's prediction on them."""
+    """Forget images and each model's prediction on them (drawn by ``ui.views.images``)."""
     rows: np.ndarray  # rows of X_train
-    images: np.ndarray  # uint8 [n, h, w, 3], enlarged
+    images: np.ndarray  # float32 [n, C, H, W] in [0, 1], as loaded (not normalised)
     true: np.ndarray  # the label the model predicts (coarse in sub_class)
     fine: list[str] | None  # the fine class names (sub_class), else None
     class_names: tuple[str, ...]
@@ -593,46 +567,17 @@ class SampleView:
         name = self.class_names[int(self.true[j])]
         return f"{self.fine[j]} ({name})" if self.fine is not None else name
 
+    def pred_name(self, i: int, j: int) -> str:
+        """Model ``i``'s prediction on image ``j`` and its confidence: "3 (97%)"."""
+        return f"{self.class_names[int(self.pred[i, j])]} ({self.conf[i, j]:.0%})"
+
     def matches(self) -> np.ndarray:
         """bool [n_models, n]: the model predicts the image's true label."""
         return self.pred == self.true[None, :]
 
-    def image_urls(self) -> list[str]:
-        """Each (enlarged) image as a PNG data URL, for an image column."""
-        from PIL import Image
-
-        out = []
-        for img in self.images:
-            buf = io.BytesIO()
-            Image.fromarray(img).save(buf, format="PNG")
-            out.append("data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii"))
-        return out
-
-    def table(self, images: bool = True) -> pd.DataFrame:
-        """One row per forget image: the image (a PNG data URL, with ``images``), its training row, its
-        true label, then one column per model (original, retrain, the methods) holding "predicted
-        (confidence)"."""
-        data = {}
-        if images:
-            data["image"] = self.image_urls()
-        data["training row"] = [int(r) for r in self.rows]
-        data["true label"] = [self.true_name(j) for j in range(len(self.rows))]
-        for i, m in enumerate(self.models):
-            data[m] = [f"{self.class_names[int(self.pred[i, j])]} ({self.conf[i, j]:.0%})"
-                       for j in range(len(self.rows))]
-        return pd.DataFrame(data)
-
     def kept_counts(self) -> dict[str, int]:
         """Per model: on how many of the images it still predicts the true label."""
         return {m: int(k) for m, k in zip(self.models, self.matches().sum(axis=1))}
-
-    def styles(self, table: pd.DataFrame, css: str) -> pd.DataFrame:
-        """CSS per cell of ``table``: ``css`` where a model's prediction is still the true label."""
-        out = pd.DataFrame("", index=table.index, columns=table.columns)
-        marks = self.matches()
-        for i, m in enumerate(self.models):
-            out.loc[marks[i], m] = css
-        return out
 
 
 def sample_view(job, models: dict, n: int = 8) -> SampleView:
@@ -654,7 +599,7 @@ def sample_view(job, models: dict, n: int = 8) -> SampleView:
     if job.setting == "sub_class" and d.has_fine:
         fine = [d.fine_names[int(f)] for f in d.fine_train[idx]]
     shape = (len(order), len(rows))
-    return SampleView(rows=rows, images=to_rgb(d.X_train[idx]), true=d.y_train[idx].numpy(), fine=fine,
+    return SampleView(rows=rows, images=d.X_train[idx].numpy(), true=d.y_train[idx].numpy(), fine=fine,
                       class_names=tuple(d.class_names), models=order,
                       pred=np.array(preds, dtype=np.int64).reshape(shape),
                       conf=np.array(confs, dtype=np.float32).reshape(shape))
