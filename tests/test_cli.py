@@ -122,7 +122,7 @@ def test_cli_audit_end_to_end(tmp_path, capsys):
 
 ALIAS_VALUES = {"--jit-sigma": ("0.5", 0.5), "--jit-lr": ("1e-3", 0.001), "--jit-n": ("7", 7),
                 "--jit-batch-size": ("3", 3), "--jit-epochs": ("2", 2), "--jit-normalize-step": ("off", "off"),
-                "--jit-reproduce-authors": (None, True)}
+                "--jit-reproduce-authors": (None, True), "--jit-gradient": ("full", "full")}
 
 
 @pytest.mark.parametrize("flag", list(JIT_ALIASES))

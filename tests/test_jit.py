@@ -198,13 +198,83 @@ def test_any_module_and_image_shapes():
     assert len(res.history) == 1 and math.isfinite(res.history[0]["loss"])
 
 
-def test_reproduce_authors_sets_all_four_options(moons):
+def test_reproduce_authors_sets_every_option_and_switches_off_ours(moons):
     X, _ = forget_of(moons, 4)
     a, b = copy.deepcopy(moons["model"]), copy.deepcopy(moons["model"])
-    jit(a, X, sigma=0.3, n_samples=5, lr=1e-5, batch_size=2, seed=0, reproduce_authors=True, normalize_step="off")
+    # the 2-D defaults ask for the scale-free step and standardised noise: reproduce_authors overrides both
+    jit(a, X, sigma=0.3, n_samples=5, lr=1e-5, batch_size=2, seed=0, reproduce_authors=True, normalize_step="first",
+        gradient="full")
     jit(b, X, sigma=0.3, n_samples=5, lr=1e-5, batch_size=2, seed=0, accumulate_grad=True, reduction="sum",
-        train_mode=True, clamp=True, normalize_step="off")
-    assert state_equal(a, b)
+        train_mode=True, clamp=True, normalize_step="off", scale_noise=False, gradient="detached")
+    assert state_equal(a, b) and not state_equal(a, moons["model"])
+
+
+def authors_modify_weight(model, X, *, sigma, n_samples, lr, batch_size, seed):
+    """A line-by-line transcription of the authors' ``Lipschitz.modify_weight`` loop (jwf40/Information-Theoretic-
+    Unlearning, src/lipschitz.py; reference/PAPER.md sections 1-2), with one change: the noise is drawn from a seeded
+    generator, N draws per batch in one call, so that it equals the library's draws."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    gen = torch.Generator().manual_seed(seed)
+    model.train()                                       # left in train mode
+    optimizer.zero_grad()                               # once, before the loop
+    for start in range(0, len(X), batch_size):          # unshuffled forget batches, one pass
+        x = X[start:start + batch_size]
+        noise = torch.randn((n_samples, *x.shape), generator=gen)
+        out = model(x)                                  # the clean forward, with graph
+        loss = torch.tensor(0.0)
+        for i in range(n_samples):
+            with torch.no_grad():                       # the perturbed branch is detached
+                x_p = x + sigma * noise[i]              # noise in input units
+                x_p = torch.clamp(x_p, min=torch.min(x), max=torch.max(x))  # batch-global clamp
+                out_p = model(x_p)
+            diff = torch.sqrt(torch.sum((out - out_p) ** 2, dim=1))
+            in_diff = torch.sqrt(torch.sum((x - x_p).reshape(len(x), -1) ** 2, dim=1))  # post-clamp distance
+            loss += torch.sum(diff / in_diff)           # summed over the batch
+        loss /= n_samples                               # mean over N
+        loss.backward()
+        optimizer.step()                                # no zero_grad: the gradients accumulate
+
+
+def test_reproduce_authors_matches_a_literal_transcription_of_their_loop(moons):
+    """On the project's MLP (no dropout, no BatchNorm; it standardises inside, which the authors' noise ignores)."""
+    X, _ = forget_of(moons, 10)
+    ours, theirs = copy.deepcopy(moons["model"]), copy.deepcopy(moons["model"])
+    hp = dict(sigma=0.3, n_samples=7, lr=3e-4, batch_size=5, seed=3)  # two accumulated steps
+    jit(ours, X, reproduce_authors=True, **hp)
+    authors_modify_weight(theirs, X, **hp)
+    moved = max(float((p - q).detach().abs().max()) for p, q in zip(ours.parameters(), moons["model"].parameters()))
+    assert moved > 1e-2, "the runs barely moved: the comparison would prove little"
+    for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=1e-6, msg=f"{name} differs from the authors' loop")
+
+
+def test_full_gradient_is_the_autograd_gradient_of_the_literal_formula(moons):
+    model = moons["model"]
+    x, _ = forget_of(moons, 5)
+    noise = torch.randn(9, *x.shape, generator=torch.Generator().manual_seed(1)) * 0.25
+    scale = scale_for(model, x)
+    params = list(model.parameters())
+    got = torch.autograd.grad(jit_loss(model, x, noise, scale=scale, gradient="full"), params)
+    # l(x) = (1/N) sum_j ||f(x) - f(x + scale xi_j)|| / ||xi_j||, averaged over the batch, every branch differentiated
+    terms = [(model(x) - model(x + noise[j] * scale)).norm(dim=1) / noise[j].norm(dim=1) for j in range(len(noise))]
+    want = torch.autograd.grad(torch.stack(terms).mean(0).mean(), params)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=1e-4, atol=1e-6)
+    detached = torch.autograd.grad(jit_loss(model, x, noise, scale=scale, gradient="detached"), params)
+    assert any(not torch.allclose(g, d, atol=1e-4) for g, d in zip(got, detached)), "the two gradients coincide"
+
+
+def test_probe_step_with_a_summed_loss_is_not_batch_size_times_too_long(moons):
+    """The probe norm is of a batch-mean loss: with reduction="sum" the first step must keep length ~lr."""
+    X, _ = forget_of(moons, 8)
+    lengths = {}
+    for reduction in ("mean", "sum"):
+        m = copy.deepcopy(moons["model"])
+        before = [p.detach().clone() for p in m.parameters()]
+        jit(m, X, sigma=0.25, n_samples=25, lr=0.05, batch_size=8, normalize_step="probe", reduction=reduction, seed=0)
+        lengths[reduction] = float(torch.linalg.vector_norm(torch.cat([(p - b).detach().flatten() for p, b in
+                                                                        zip(m.parameters(), before)])))
+    assert lengths["sum"] == pytest.approx(lengths["mean"], rel=1e-4)
 
 
 @pytest.mark.parametrize("bad, match", [

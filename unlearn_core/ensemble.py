@@ -224,7 +224,8 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float = JIT_DEFAULTS[
                  n_samples: int = JIT_DEFAULTS["n_samples"], lr: float = JIT_DEFAULTS["lr"],
                  epochs: int = JIT_DEFAULTS["epochs"], batch_size: int = JIT_DEFAULTS["batch_size"],
                  normalize_step: str = JIT_DEFAULTS["normalize_step"], reduction: str = JIT_DEFAULTS["reduction"],
-                 clamp: bool = JIT_DEFAULTS["clamp"], seeds: Sequence[int] | None = None,
+                 clamp: bool = JIT_DEFAULTS["clamp"], gradient: str = JIT_DEFAULTS["gradient"],
+                 scale_noise: bool = JIT_DEFAULTS["scale_noise"], seeds: Sequence[int] | None = None,
                  callback: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
     """``jit`` on every member at once, in place; member k draws its noise from a generator seeded seeds[k].
 
@@ -233,7 +234,8 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float = JIT_DEFAULTS[
     Returns the per-step losses as [steps, K]; ``callback(step, losses[K])`` after every step.
     """
     hp = METHODS["jit"].check(dict(sigma=sigma, n_samples=n_samples, lr=lr, epochs=epochs, batch_size=batch_size,
-                                   normalize_step=normalize_step, reduction=reduction, clamp=clamp))
+                                   normalize_step=normalize_step, reduction=reduction, clamp=clamp,
+                                   gradient=gradient, scale_noise=scale_noise))
     sigma, n_samples, lr, epochs, batch_size = hp["sigma"], hp["n_samples"], hp["lr"], hp["epochs"], hp["batch_size"]
     normalize_step = hp["normalize_step"]
     K, dev = len(ens), ens.device
@@ -244,19 +246,21 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float = JIT_DEFAULTS[
     scale_key = _buffer_key(ens, "scale")
     center_key = _buffer_key(ens, "center")
 
-    def member_loss(p, b, x, noise):
-        model = lambda inp: f(p, b, inp)  # noqa: E731  (jit_loss only calls the model)
-        scale = b[scale_key].reshape(x.shape[1:]) if scale_key else None
-        return jit_loss(model, x, noise, scale=scale, clamp=clamp, reduction=reduction)
+    def member_losses(red: str):
+        def member_loss(p, b, x, noise):
+            model = lambda inp: f(p, b, inp)  # noqa: E731  (jit_loss only calls the model)
+            scale = b[scale_key].reshape(x.shape[1:]) if scale_key and scale_noise else None
+            return jit_loss(model, x, noise, scale=scale, clamp=clamp, reduction=red, gradient=gradient)
+        return torch.vmap(member_loss, in_dims=(0, 0, 0, 0))
 
-    batched_loss = torch.vmap(member_loss, in_dims=(0, 0, 0, 0))
+    batched_loss = member_losses(reduction)
     params = {k: v.detach().clone().requires_grad_(True) for k, v in ens.params.items()}
     names = list(params)
     step_size: torch.Tensor | None = None
     if normalize_step == "off":
         step_size = torch.full((K,), float(lr), device=dev)
     elif normalize_step == "probe":
-        if not (scale_key and center_key):
+        if not (scale_key and center_key and scale_noise):
             raise ValueError("normalize_step='probe' needs a model that declares input_center() and input_scale()")
         d = X.shape[1:]
         probes, noises = [], []
@@ -264,9 +268,10 @@ def jit_ensemble(ens: Ensemble, X: torch.Tensor, *, sigma: float = JIT_DEFAULTS[
             z = torch.randn((256, *d), generator=g, device=dev, dtype=X.dtype)
             probes.append(ens.buffers[center_key][k].reshape(d) + z * ens.buffers[scale_key][k].reshape(d))
             noises.append(torch.randn((int(n_samples), 256, *d), generator=g, device=dev, dtype=X.dtype) * float(sigma))
-        loss = batched_loss(params, ens.buffers, torch.stack(probes), torch.stack(noises))
+        loss = member_losses("mean")(params, ens.buffers, torch.stack(probes), torch.stack(noises))
         grads = torch.autograd.grad(loss.sum(), [params[n] for n in names], allow_unused=True)
-        step_size = float(lr) / _member_norms([g for g in grads if g is not None])
+        per_batch = int(batch_size) if reduction == "sum" else 1  # as jit(): a summed loss is batch_size means
+        step_size = float(lr) / (_member_norms([g for g in grads if g is not None]) * per_batch)
     losses: list[torch.Tensor] = []
     step = 0
     for _ in range(int(epochs)):
@@ -357,7 +362,8 @@ def unlearn_ensemble(method: str, ens: Ensemble, *, forget, retain=None, device=
     if method == "jit":
         losses = jit_ensemble(new, Xf, sigma=hp["sigma"], n_samples=hp["n_samples"], lr=hp["lr"],
                               epochs=hp["epochs"], batch_size=hp["batch_size"], normalize_step=hp["normalize_step"],
-                              reduction=hp["reduction"], clamp=hp["clamp"], callback=callback)
+                              reduction=hp["reduction"], clamp=hp["clamp"], gradient=hp["gradient"],
+                              scale_noise=hp["scale_noise"], callback=callback)
     else:
         Xr, yr = Xr.to(dev), yr.to(dev)
         if method == "retrain":

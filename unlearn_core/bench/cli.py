@@ -40,7 +40,7 @@ _RECIPE = ModelRecipe()  # the 2-D model and training defaults
 #: The JiT flags, each an alias of ``--set jit.NAME=VALUE`` (flag -> NAME): translated to that
 #: item and parsed by the same code (``parse_overrides``).
 JIT_ALIASES = {"--jit-sigma": "sigma", "--jit-lr": "lr", "--jit-n": "n_samples", "--jit-batch-size": "batch_size",
-               "--jit-epochs": "epochs", "--jit-normalize-step": "normalize_step",
+               "--jit-epochs": "epochs", "--jit-normalize-step": "normalize_step", "--jit-gradient": "gradient",
                "--jit-reproduce-authors": "reproduce_authors"}
 
 

@@ -1,16 +1,28 @@
-"""JiT: zero-shot unlearning by minimising a Monte-Carlo estimate of the local Lipschitz constant.
+"""JiT: zero-shot unlearning with a Monte-Carlo estimate of the local Lipschitz constant.
 
 Foster et al., "An Information Theoretic Approach to Machine Unlearning" (arXiv 2402.01401).
 For each forget input x, with N perturbations xi_j ~ N(0, sigma^2 I):
 
     l(x) = (1/N) sum_j ||f(x) - f(x + xi_j)||_2 / ||xi_j||_2        (f = logits)
 
-and the parameters take plain SGD steps on l, one step per forget mini-batch, one pass.
-The gradient flows through the clean branch f(x) only; the perturbed outputs are constants.
+and the parameters take plain SGD steps, one step per forget mini-batch, one pass. Which
+gradient of l the step follows is the ``gradient`` option, and the two differ in kind
+(reference/PAPER.md section 10; ``python scripts/jit_gradients.py`` measures them here):
 
-Speed: the N perturbed copies of a batch go through the model as one batched, no-grad forward
-(chunked to cap memory); noise is drawn on the model's device from a seeded generator; the loop
-has no per-sample Python, no deepcopy and no host syncs unless a callback asks for the loss.
+- ``"detached"`` (the authors' code, the default): the perturbed outputs f(x + xi_j) are
+  constants and the gradient flows through the clean branch f(x) only. This is *not* descent on
+  l: its cosine with the true gradient of l is near 0 (digits) or negative (2-D MLPs), and it can
+  raise l. It pulls f(x) towards the mean of its noisy neighbours' outputs, a local consistency
+  target: a forget point that sits in the other class's territory is pulled across. This is the
+  step that forgets.
+- ``"full"`` (the paper's Algorithm 1 read literally): the ratio is differentiated through both
+  branches, so the step is descent on l. It lowers l (smooths f around x) but, measured so far,
+  does not forget before retain accuracy collapses.
+
+Speed: with ``"detached"`` the N perturbed copies of a batch go through the model as one batched,
+no-grad forward (chunked to cap memory); ``"full"`` keeps their graph. Noise is drawn on the
+model's device from a seeded generator; the loop has no per-sample Python, no deepcopy and no
+host syncs unless a callback asks for the loss.
 
 Differences from the authors' code (reference/PAPER.md) and how to reproduce it:
 - Fixed here: gradients are zeroed before every step. Their code zeroes once before the loop,
@@ -21,20 +33,25 @@ Differences from the authors' code (reference/PAPER.md) and how to reproduce it:
   running statistics). Their code leaves it in train mode (``train_mode=True``).
 - ``clamp=True`` clamps x + xi to the batch-global [min, max] as their code does; the
   denominator is then the post-clamp distance, as in theirs. Off by default.
-- ``reproduce_authors=True`` switches on all four.
+- ``scale_noise=False`` draws the noise in input units, as their code does (see Scale).
+- ``reproduce_authors=True`` switches on all of these, and switches off what their code does not
+  have: ``normalize_step`` becomes "off" and ``gradient`` "detached". A test checks the result
+  against a line-by-line transcription of their ``Lipschitz.modify_weight`` loop.
 
 Scale: when the model declares ``input_scale()`` (the project's MLP returns the per-feature
-standard deviation of its training inputs), xi is drawn as sigma * scale * N(0, I) and distances
-are measured in those standardised units, so sigma means the same on every dataset.
+standard deviation of its training inputs) and ``scale_noise`` is on, xi is drawn as
+sigma * scale * N(0, I) and distances are measured in those standardised units, so sigma means
+the same on every dataset.
 
 Extension (ours, not the paper's): a scale-free step. Plain SGD's useful learning rate depends on
-how sharp the model is and on 1/sigma (on a converged 2-D MLP, about 1e-6..1e-3). With
-``normalize_step`` every gradient is divided by a reference gradient norm fixed before the first
-step, so ``lr`` becomes a step length in parameter space:
+how sharp the model is and on 1/sigma. With ``normalize_step`` every gradient is divided by a
+reference gradient norm fixed before the first step, so ``lr`` becomes a step length in
+parameter space:
 - ``"probe"``: the norm of the JiT-loss gradient at 256 probe inputs drawn from N(centre, scale^2)
-  (the model's declared input statistics: no data is used, so the method stays zero-shot). The
-  forget points' own sharpness still sets their step relative to a typical input: points in
-  flat regions (low information) move the model little, as in the paper.
+  (the model's declared input statistics: no data is used, so the method stays zero-shot),
+  times the batch size when the loss is summed over the batch. The forget points' own sharpness
+  still sets their step relative to a typical input: points in flat regions (low information)
+  move the model little, as in the paper.
 - ``"first"``: the norm of the first step's gradient (works for any model, but rescales a
   flat-region forget set to full-size steps).
 ``"off"`` is the paper's plain SGD. The defaults below (``TOY2D``: the 2-D profile, which ``jit``'s
@@ -57,9 +74,12 @@ from unlearn_core.models import input_center, input_scale
 # `python -m unlearn_core.bench --sweep`): the scale-free step ("first") with sigma 0.25, lr 0.1,
 # forget batch 4 met the most targets.
 # ---------------------------------------------------------------------------------------------
+#: gradient "detached" in every profile: the step that forgets (module docstring; measured by
+#: scripts/jit_gradients.py, docs/api.md: what JiT's step does). "full" lowers the Lipschitz estimate
+#: but did not forget on the digits CNN before retain accuracy collapsed.
 TOY2D = dict(sigma=0.25, n_samples=25, lr=0.1, epochs=1, batch_size=4, normalize_step="first",
-             accumulate_grad=False, reduction="mean", train_mode=False, clamp=False,
-             reproduce_authors=False, amp=False, chunk_size=None, seed=0)
+             gradient="detached", accumulate_grad=False, reduction="mean", train_mode=False, clamp=False,
+             scale_noise=True, reproduce_authors=False, amp=False, chunk_size=None, seed=0)
 
 #: Images: (arch, setting) -> (sigma, lr, forget batch size, reduction), plain SGD (normalize_step "off").
 #: VGG11 and ViT: the paper's sigma / lr / forget batch (PAPER.md section 3), with the loss summed over
@@ -82,6 +102,7 @@ IMAGE: dict[tuple[str, str], tuple[float, float, int, str]] = {
 }
 
 NORMALIZE_STEPS = ("off", "first", "probe")
+GRADIENTS = ("detached", "full")
 
 PARAMS = {
     "sigma": Param("float", "Std of the Gaussian perturbations around each forget point (in the model's "
@@ -98,12 +119,18 @@ PARAMS = {
     "normalize_step": Param("choice", "off: the paper's plain SGD; first: scale-free, lr relative to the first "
                                       "gradient's norm; probe: relative to the gradient norm at probe inputs.",
                             choices=NORMALIZE_STEPS, label="Step scaling", widget="select"),
+    "gradient": Param("choice", "detached: the perturbed outputs are constants (the authors' code; pulls f(x) towards "
+                                "its neighbours' outputs); full: descent on the Lipschitz estimate itself (the paper "
+                                "read literally; smooths f).", choices=GRADIENTS, label="Gradient", widget="select"),
     "accumulate_grad": Param("bool", "Never zero the gradients (the authors' code)."),
     "reduction": Param("choice", "Per-sample losses averaged (mean) or summed (sum, the authors') over the batch.",
                        choices=("mean", "sum")),
     "train_mode": Param("bool", "Run the model in train mode (dropout on, BatchNorm batch statistics; the authors')."),
     "clamp": Param("bool", "Clamp perturbed inputs to the batch-global [min, max] (the authors')."),
-    "reproduce_authors": Param("bool", "Switch on all four of the authors' code's choices above."),
+    "scale_noise": Param("bool", "Draw the noise in the model's standardised input units when it declares them "
+                                 "(off: input units, the authors')."),
+    "reproduce_authors": Param("bool", "The authors' code: accumulated gradients, summed loss, train mode, clamp, "
+                                       "input-unit noise, plain SGD, detached gradient."),
     "amp": Param("bool", "bf16 autocast (CUDA only)."),
     "chunk_size": Param("int", "Perturbed rows per forward call (None: about 4M input elements).", low=1,
                         optional=True),
@@ -139,13 +166,13 @@ def scale_for(model: nn.Module, x: torch.Tensor) -> torch.Tensor | None:
 
 
 def perturbed_outputs(model: nn.Module, x_pert: torch.Tensor, *, chunk_size: int | None = None,
-                      amp: bool = False) -> torch.Tensor:
-    """Model outputs for x_pert [N, B, ...] as [N, B, C], batched over N*B rows, no grad."""
+                      amp: bool = False, grad: bool = False) -> torch.Tensor:
+    """Model outputs for x_pert [N, B, ...] as [N, B, C], batched over N*B rows; no graph unless ``grad``."""
     n, b = x_pert.shape[:2]
     flat = x_pert.reshape(n * b, *x_pert.shape[2:])
     per_row = max(1, flat[0].numel())
     rows = int(chunk_size) if chunk_size else max(1, MAX_CHUNK_ELEMENTS // per_row)
-    with torch.no_grad(), _autocast(flat.device, amp):
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()), _autocast(flat.device, amp):
         outs = [model(flat[i:i + rows]) for i in range(0, len(flat), rows)]
     out = outs[0] if len(outs) == 1 else torch.cat(outs)
     return out.float().reshape(n, b, -1)
@@ -153,17 +180,21 @@ def perturbed_outputs(model: nn.Module, x_pert: torch.Tensor, *, chunk_size: int
 
 def jit_loss(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale: torch.Tensor | None = None,
              clamp: bool = False, reduction: str = "mean", chunk_size: int | None = None,
-             amp: bool = False) -> torch.Tensor:
+             amp: bool = False, gradient: str = "detached") -> torch.Tensor:
     """The JiT loss for one batch.
 
     x: [B, ...] clean inputs. noise: [N, B, ...] perturbations in *scaled* units (already
     multiplied by sigma). The perturbed input is x + noise * scale (scale: the model's input
     scale, or None for 1), optionally clamped to the batch-global [min(x), max(x)]. The ratio's
-    denominator is the distance actually travelled, measured in scaled units. Gradient flows
-    through f(x) only. Returns a scalar: the per-sample mean over N, then mean or sum over B.
+    denominator is the distance actually travelled, measured in scaled units. ``gradient``:
+    "detached" = the gradient flows through f(x) only (the perturbed outputs are constants);
+    "full" = through both branches. Returns a scalar: the per-sample mean over N, then mean or
+    sum over B.
     """
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
+    if gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
     step = noise if scale is None else noise * scale
     x_pert = x.unsqueeze(0) + step
     if clamp:
@@ -173,7 +204,7 @@ def jit_loss(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale: t
     else:
         moved = noise
     dist = moved.flatten(2).norm(dim=2)  # [N, B]
-    f_pert = perturbed_outputs(model, x_pert, chunk_size=chunk_size, amp=amp)
+    f_pert = perturbed_outputs(model, x_pert, chunk_size=chunk_size, amp=amp, grad=gradient == "full")
     with _autocast(x.device, amp):
         f_x = model(x)
     ratio = (f_x.float().unsqueeze(0) - f_pert).norm(dim=2) / dist.clamp_min(1e-12)
@@ -182,7 +213,8 @@ def jit_loss(model: nn.Module, x: torch.Tensor, noise: torch.Tensor, *, scale: t
 
 
 def probe_grad_norm(model: nn.Module, X: torch.Tensor, params, gen: torch.Generator, *, sigma: float,
-                    n_samples: int, scale, clamp: bool, chunk_size, amp: bool, n_probes: int = 256) -> float:
+                    n_samples: int, scale, clamp: bool, chunk_size, amp: bool, gradient: str = "detached",
+                    n_probes: int = 256) -> float:
     """Norm of the (batch-mean) JiT-loss gradient at probe inputs drawn from the model's input statistics."""
     center = input_center(model)
     if center is None or scale is None:
@@ -192,7 +224,8 @@ def probe_grad_norm(model: nn.Module, X: torch.Tensor, params, gen: torch.Genera
     z = torch.randn((n_probes, *X.shape[1:]), generator=gen, device=X.device, dtype=X.dtype)
     probes = center + z * scale
     noise = torch.randn((n_samples, *probes.shape), generator=gen, device=X.device, dtype=X.dtype) * sigma
-    loss = jit_loss(model, probes, noise, scale=scale, clamp=clamp, reduction="mean", chunk_size=chunk_size, amp=amp)
+    loss = jit_loss(model, probes, noise, scale=scale, clamp=clamp, reduction="mean", chunk_size=chunk_size, amp=amp,
+                    gradient=gradient)
     grads = torch.autograd.grad(loss, params, allow_unused=True)
     return _global_norm([g for g in grads if g is not None])
 
@@ -207,7 +240,8 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float = TOY2D["sigma"], n_s
         seed: int = TOY2D["seed"], accumulate_grad: bool = TOY2D["accumulate_grad"],
         reduction: str = TOY2D["reduction"], train_mode: bool = TOY2D["train_mode"], clamp: bool = TOY2D["clamp"],
         reproduce_authors: bool = TOY2D["reproduce_authors"], normalize_step: str = TOY2D["normalize_step"],
-        amp: bool = TOY2D["amp"], chunk_size: int | None = TOY2D["chunk_size"],
+        gradient: str = TOY2D["gradient"], scale_noise: bool = TOY2D["scale_noise"], amp: bool = TOY2D["amp"],
+        chunk_size: int | None = TOY2D["chunk_size"],
         callback: Callable[[int, float, nn.Module], None] | None = None) -> list[torch.Tensor]:
     """Run JiT on ``model`` in place over the forget inputs X [n, ...] (labels are not used).
 
@@ -218,24 +252,26 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float = TOY2D["sigma"], n_s
     """
     hp = SPEC.check(dict(sigma=sigma, n_samples=n_samples, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
                          accumulate_grad=accumulate_grad, reduction=reduction, train_mode=train_mode, clamp=clamp,
-                         reproduce_authors=reproduce_authors, normalize_step=normalize_step, amp=amp,
-                         chunk_size=chunk_size))
+                         reproduce_authors=reproduce_authors, normalize_step=normalize_step, gradient=gradient,
+                         scale_noise=scale_noise, amp=amp, chunk_size=chunk_size))
     sigma, n_samples, lr, epochs, batch_size = hp["sigma"], hp["n_samples"], hp["lr"], hp["epochs"], hp["batch_size"]
-    normalize_step = hp["normalize_step"]
-    if reproduce_authors:
-        accumulate_grad, reduction, train_mode, clamp = True, "sum", True, True
+    normalize_step, gradient = hp["normalize_step"], hp["gradient"]
+    if reproduce_authors:  # everything their loop does, and nothing it does not
+        accumulate_grad, reduction, train_mode, clamp, scale_noise = True, "sum", True, True, False
+        normalize_step, gradient = "off", "detached"
     dev = X.device
     if amp and dev.type != "cuda":
         raise ValueError("amp (bf16 autocast) is offered on CUDA only; pass amp=False on the CPU")
     params = [p for p in model.parameters() if p.requires_grad]
     gen = torch.Generator(device=dev).manual_seed(int(seed))
-    scale = scale_for(model, X)
+    scale = scale_for(model, X) if scale_noise else None
     model.train(bool(train_mode))
     losses: list[torch.Tensor] = []
     step_size: float | None = float(lr) if normalize_step == "off" else None
-    if normalize_step == "probe":
-        step_size = float(lr) / probe_grad_norm(model, X, params, gen, sigma=float(sigma), n_samples=int(n_samples),
-                                                scale=scale, clamp=clamp, chunk_size=chunk_size, amp=amp)
+    if normalize_step == "probe":  # the probe norm is of a batch-mean loss: a summed loss is batch_size times it
+        reference = probe_grad_norm(model, X, params, gen, sigma=float(sigma), n_samples=int(n_samples), scale=scale,
+                                    clamp=clamp, chunk_size=chunk_size, amp=amp, gradient=gradient)
+        step_size = float(lr) / (reference * (int(batch_size) if reduction == "sum" else 1))
     step = 0
     for p in params:
         p.grad = None
@@ -248,7 +284,7 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float = TOY2D["sigma"], n_s
                 for p in params:
                     p.grad = None
             loss = jit_loss(model, x, noise, scale=scale, clamp=clamp, reduction=reduction,
-                            chunk_size=chunk_size, amp=amp)
+                            chunk_size=chunk_size, amp=amp, gradient=gradient)
             loss.backward()
             live = [p for p in params if p.grad is not None]
             grads = [p.grad for p in live]
@@ -271,6 +307,7 @@ def run(model, forget, retain, on_step, **hp):
 
 SPEC = MethodSpec(
     name="jit", needs="forget", run=run, params=PARAMS, toy2d=TOY2D, image=image_defaults,
-    summary="JiT (Foster et al. 2024): zero-shot; SGD on a Monte-Carlo local Lipschitz estimate around each "
-            "forget point, with the perturbed outputs held constant (the authors' code)",
+    summary="JiT (Foster et al. 2024): zero-shot; SGD steps from a Monte-Carlo local Lipschitz estimate around each "
+            "forget point (gradient 'detached', the authors' code: pulls f(x) towards its noisy neighbours' outputs; "
+            "'full': descent on the estimate)",
 )
