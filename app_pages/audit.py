@@ -31,14 +31,16 @@ MAX_KEPT = 4
 
 st.title("Forgetting audit")
 st.markdown(
-    "**What to look for.** Was each forget point *really* forgotten? The audit trains **K** original models and "
-    "**K** models retrained from scratch without the forget set, applies the unlearning method to every original, "
+    "**What to look for.** Was each forget point *really* forgotten? The audit makes **K** unlearned models (by "
+    "default as the NeurIPS 2023 challenge did: one original model, unlearned K times with K seeds) and **K** models "
+    "retrained from scratch without the forget set, "
     "and asks, point by point, how well the best threshold on that point's confidence tells an unlearned model "
     "from a retrained one: **ε** (0 = cannot, the cap 50 = perfectly). On the canvas each forget point is coloured "
     "by its ε; click one to see the two distributions behind it. A second set of retrained models (the **floor**) "
     "shows what a perfect method scores with K models; the original models, not unlearned at all, are the "
-    "**ceiling**. Be warned: on the default moons setup JiT currently scores *worse* than the ceiling (it moves "
-    "the models in a way that is easy to tell from retraining); the findings below say what this run shows.")
+    "**ceiling** (under the challenge's protocol that is one model K times, at the cap by construction). Be warned: "
+    "with K originals, JiT on the default moons setup scores *worse* than the ceiling (it moves the models in a way "
+    "that is easy to tell from retraining); the findings below say what this run shows.")
 
 # --- the workspace: the Playground's when it has a trained model, else our own ------------------
 ws, shared = page_workspace("audit", lambda w: (
@@ -92,13 +94,22 @@ overrides = {"jit": audit.jit_overrides(jit_values)} if "jit" in methods else {}
 
 c1, c2 = st.columns([3, 1])
 K = int(c1.select_slider("K: models per sample", audit.K_CHOICES, value=audit.DEFAULT_K, key="audit_K",
-                         help="K originals, K unlearned (one per original), K retrained as the reference and K more "
-                              "retrained for the floor. More models resolve larger ε (⌈ln(K − 1)⌉) and give "
-                              "steadier scores; the challenge used 512."))
+                         help="K unlearned models per method, K retrained as the reference and K more retrained for "
+                              "the floor. More models resolve larger ε (⌈ln(K − 1)⌉) and give steadier scores; the "
+                              "challenge used 512."))
+protocol = c1.radio(
+    "Where the K unlearned models come from", list(audit.PROTOCOLS), key="audit_protocol",
+    index=list(audit.PROTOCOLS).index(audit.DEFAULT_PROTOCOL), format_func=audit.PROTOCOLS.get,
+    help="**One original, unlearned K times** (the NeurIPS 2023 challenge's protocol, google-deepmind/"
+         "unlearning_evaluation): the K models differ only by the method's seed. A deterministic method (SSD, "
+         "LF-SSD) and the ceiling then give K identical models, and every ε is the cap 50 by the challenge's spread "
+         "rule. **K originals, unlearned once each**: K models trained with K seeds, each unlearned once, so the "
+         "spread of training is part of what is measured.")
 devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 device = c2.radio("Device", devices, horizontal=True, key="audit_device") if len(devices) > 1 else "cpu"
-est = audit.estimate_seconds(K, len(ws.train_ids), ws.model_cfg.epochs, len(methods))
-c1.caption(f"K = {K}: {K} originals and {2 * K} retrains of {len(ws.train_ids)} training points for "
+est = audit.estimate_seconds(K, len(ws.train_ids), ws.model_cfg.epochs, len(methods), protocol)
+originals_text = "one original" if protocol == "challenge" else f"{K} originals"
+c1.caption(f"K = {K}: {originals_text} and {2 * K} retrains of {len(ws.train_ids)} training points for "
            f"{ws.model_cfg.epochs} epochs, all at once; about {est:.0f} s on one CPU thread"
            f"{' (NegGrad+ adds a few seconds: it runs model by model)' if 'neggrad_plus' in methods else ''}. "
            f"ε resolves up to ⌈ln(K − 1)⌉ = {epsilon_max(K):g}.")
@@ -110,7 +121,7 @@ if forget_error:
 reason = empty_reason or (None if methods else "Pick at least one method to audit.")
 if reason is None:
     st.write(f"**{len(forget_ids)}** training points to forget, **{len(ws.train_ids) - len(forget_ids)}** retained.")
-key = audit.cache_key(ws, forget_ids, methods, overrides, K, device) if reason is None else None
+key = audit.cache_key(ws, forget_ids, methods, overrides, K, device, protocol) if reason is None else None
 store = ss.setdefault(RESULTS, {})
 run = st.button("Run the audit", type="primary", key="audit_run", disabled=reason is not None, help=reason)
 if reason is not None:
@@ -125,11 +136,12 @@ if run and key not in store:
         now = time.perf_counter()
         if now - last[0] > 0.1 or fraction >= 1:
             last[0] = now
-            bar.progress(min(1.0, max(0.0, fraction)), text=f"{audit.progress_text(stage, K)} ({100 * fraction:.0f}%)")
+            bar.progress(min(1.0, max(0.0, fraction)),
+                         text=f"{audit.progress_text(stage, K, protocol)} ({100 * fraction:.0f}%)")
 
     try:
         result = run_audit(**audit.audit_inputs(ws, forget_ids), K=K, methods=methods, overrides=overrides,
-                           device=device, progress=on_progress)
+                           device=device, progress=on_progress, protocol=protocol)
     except (ValueError, RuntimeError) as err:
         bar.empty()
         hint = (" A method probably diverged (its models' outputs are no longer finite): try a smaller step size "
@@ -141,7 +153,7 @@ if run and key not in store:
 
 result = store.get(key)
 if result is None:
-    st.info(f"Press **Run the audit** to train and unlearn {3 * K + K * len(methods)} models "
+    st.info(f"Press **Run the audit** to train and unlearn {audit.n_trained(K, protocol) + K * len(methods)} models "
             f"(about {est:.0f} s).")
     preview = figure_for(ws, ws.layers(ws.original), title="original model; crosses = the points to audit",
                          height=420, show_selection=False, forgotten=forget_ids)
@@ -154,6 +166,8 @@ for message in result.errors.values():
     st.error(message)
 for line in audit.findings(result):
     st.markdown(f"- {line}")
+for note in audit.protocol_notes(result):
+    st.info(note)
 
 order = audit.display_order(result)
 first_method = next((i for i, n in enumerate(order) if result.scores[n].role == "method"), 0)
@@ -186,18 +200,23 @@ with right:
 st.subheader("Summary")
 table = audit.summary_table(result)
 fmt = {col: ("{:.1f}" if scale == 100.0 else "{:.3f}") for _, col, scale in audit.COLUMNS}
+if not table[audit.NOTE].any():
+    table = table.drop(columns=audit.NOTE)  # no row without spread: no empty column
 for _, col, _ in audit.COLUMNS:
     if "ε" in col or "U-LiRA" in col:
         fmt[col] = "{:.2f}"
 st.table(table.style.format(fmt, na_rep=""))  # a static table: its long headers wrap
 floor = result.scores[audit.FLOOR]
 st.caption(
+    f"Protocol: {audit.PROTOCOLS[result.protocol]}. "
     f"K = {result.K} models per sample (ε_max = {result.eps_max:g}); {len(result.forget_rows)} forget points and a "
     f"retain sample of {len(result.retain_rows)}. **F with K models is bounded by the floor row "
     f"({floor.F:.3f} here), not by 1**: even retraining twice does not give identical distributions, and the "
     f"estimator's maximum over many thresholds finds ε ≈ 1.5 between two samples of the same thing. "
     f"Floor = a second set of {result.K} retrained models judged against the reference; ceiling = the "
-    f"{result.K} originals, not unlearned. Accuracies are means over the K models; seconds: the method alone on "
+    + (f"original, not unlearned ({result.K} copies of it: no spread, so ε = 50 everywhere by construction)"
+       if result.protocol == "challenge" else f"{result.K} originals, not unlearned")
+    + f". Accuracies are means over the K models; seconds: the method alone on "
     f"all K models. The whole audit took {sum(result.seconds.values()):.1f} s.")
 
 st.subheader("What the numbers mean")

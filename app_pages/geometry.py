@@ -1,5 +1,6 @@
-"""Geometry: why smoothing forgets. Information alpha(x), the local Lipschitz estimate before and after
-JiT, the perturbation cloud around a point, and the 1-D sigmoid example. The numbers and figures
+"""Geometry: what JiT's step does near the forget points. Information alpha(x), the local Lipschitz estimate before and after
+JiT, the perturbation cloud around a point, JiT's two gradients (detached / full) at the chosen point next
+to a model retrained without it, and the 1-D sigmoid example. The numbers and figures
 come from ``unlearn_core.geometry`` (the maths), ``ui.state.geometry`` (model runs) and
 ``ui.views.geometry`` (the figures); this script only lays them out and keeps per-session caches."""
 import numpy as np
@@ -33,7 +34,7 @@ def memo(slot: str, key: tuple, fn, keep: int = 6):
     return store[key]
 
 
-st.title("Geometry: why smoothing forgets")
+st.title("Geometry: what JiT's step does near the forget points")
 st.info(
     "**What to look for.** Red points (low α) sit among the other class: their label cannot be inferred from "
     "their neighbours, so the model had to *learn* them. Around such a point the model's output changes fast "
@@ -101,15 +102,15 @@ order = np.lexsort((train_ids, np.nan_to_num(alpha, nan=2.0)))  # lowest alpha f
 options = [int(i) for i in train_ids[order]]
 pos = {int(g): j for j, g in enumerate(train_ids)}
 st.session_state["geometry_point_options"] = options
-if st.session_state.get("geometry_point") not in pos:
-    st.session_state["geometry_point"] = options[0]
-
-
-def _on_pick():
-    pick = chosen_point(st.session_state.get("geometry_alpha_chart"),
-                            st.session_state.get("geometry_point_options", []))
-    if pick is not None:
-        st.session_state["geometry_point"] = pick
+correct = memo("correct", (ws_key, model), lambda: geom.predicted_class(model, Xtr) == ytr)
+if st.session_state.get("geometry_point") not in pos:  # default: the lowest-alpha point the model got right
+    st.session_state["geometry_point"] = next((g for g in options if correct[pos[g]]), options[0])
+# A click on the alpha chart (its selection state) picks the point; a selection seen before does not
+# override a later pick in the selectbox. Read here rather than in on_select so an injected state works too.
+click = chosen_point(st.session_state.get("geometry_alpha_chart"), options)
+if click is not None and click != st.session_state.get("geometry_last_click"):
+    st.session_state["geometry_point"] = click
+st.session_state["geometry_last_click"] = click
 
 
 def _label(g: int) -> str:
@@ -128,7 +129,6 @@ memorised = t2.checkbox("only those the model classifies correctly", True, key="
                              "high_info setting. Unticked: every point with α < τ.")
 chosen = int(st.session_state["geometry_point"])
 if target == "high":
-    correct = memo("correct", (ws_key, model), lambda: geom.predicted_class(model, Xtr) == ytr)
     forget_ids = train_ids[high & correct] if memorised else train_ids[high]
 else:
     forget_ids = np.array([chosen], np.int64)
@@ -160,7 +160,7 @@ with left:
     fig = geo_views.information_figure(Xtr, ytr, train_ids, alpha, tau=tau, bounds=bounds, n_classes=k,
                                        boundary=cls_before, chosen=chosen, radius=radius, scale=scale,
                                        title=f"α per training point ({int(high.sum())} with α < τ)")
-    st.plotly_chart(fig, key="geometry_alpha_chart", on_select=_on_pick, selection_mode="points", theme=None,
+    st.plotly_chart(fig, key="geometry_alpha_chart", on_select="rerun", selection_mode="points", theme=None,
                     width="content")
     st.selectbox("Chosen point (click one in the plot, or pick it here; lowest α first)", options,
                  format_func=_label, key="geometry_point")
@@ -264,12 +264,70 @@ if after is not None:
                "the prediction at the forget points: it moves towards what their neighbours say (P(own class) of "
                "memorised points falls), while the other points keep theirs.")
 
-# --- 3. the 1-D example ---------------------------------------------------------------------------
-st.subheader("3. In one dimension: flat region versus slope")
+# --- 3. the two gradients at the chosen point -----------------------------------------------------
+st.subheader(f"3. Two gradients of the same loss: which one forgets #{chosen}?")
+st.caption(
+    "JiT's loss ℓ(x) can be differentiated two ways. **Detached** (the authors' code, the library's default): the "
+    "outputs at the noisy copies f(x + ξⱼ) are held fixed, so a step moves only f(x), towards those outputs (their "
+    "mean, in the table and the plots, is the centre of that pull). **Full** (the paper's ratio read literally): the gradient flows through both "
+    "branches, so a step is descent on ℓ(x) itself, the Lipschitz estimate: it flattens f around x. Below, each "
+    "runs alone on the chosen point, from the same model, and the model retrained without that point is the "
+    "reference. Click another point in the α chart to compare there.")
+steps = st.slider("JiT steps on the chosen point", 1, 20, geo_state.GRADIENT_STEPS, key="geometry_grad_steps")
+gone = tuple(ws.forgotten.tolist())
+with st.spinner(f"Retraining from scratch without #{chosen}..."):
+    retrained = memo("retrain", (ws_key, chosen, gone), lambda: geo_state.retrain_without(ws, [chosen]), keep=4)
+cmp = memo("gradients", (ws_key, model, chosen, gone, float(sigma), int(n_samples), float(lr), int(steps)),
+           lambda: geo_state.compare_gradients(model, ws.X[chosen], int(ws.y[chosen]), retrained, bounds=bounds,
+                                               sigma=sigma, n_samples=n_samples, lr=lr, steps=steps,
+                                               resolution=RES_BOUNDARY))
+st.plotly_chart(geo_views.gradient_steps_figure(cmp), key="geometry_grad_steps_chart", theme=None)
+grad_table = pd.DataFrame(geo_views.gradient_rows(cmp)).set_index("model")
+st.dataframe(grad_table.style.format({c: "{:.3f}" if c.startswith(("P(", "neighbours' P")) else "{:.3g}"
+                                      for c in grad_table.columns if grad_table[c].dtype.kind == "f"}))
+own = cmp.label
+det, full = cmp.runs["detached"], cmp.runs["full"]
+b = cmp.before
+st.caption(
+    f"JiT on #{chosen} alone (class {own}): {steps} steps, one per pass over the point, σ = {sigma:g}, "
+    f"N = {n_samples}, step length {lr:g} (the library's scale-free step: the first step of *each* gradient has "
+    f"this length in parameter space, so both move the weights equally far at first). The numbers at x use "
+    f"{geo_state.EVAL_SAMPLES} fresh perturbations, the same for every model. The retrained model is trained from "
+    f"scratch on the training points without #{chosen}" + (" (and without what the Playground forgot)" if gone else "")
+    + f". **Here:** detached took P(own class) at x from {b.probs[own]:.2f} to {det.after.probs[own]:.2f} and "
+    f"‖f(x) − neighbours' mean‖ from {b.gap:.2f} to {det.after.gap:.2f}, with ℓ(x) {b.estimate:.3g} → "
+    f"{det.after.estimate:.3g}; full took ℓ(x) to {full.after.estimate:.3g} and P(own class) to "
+    f"{full.after.probs[own]:.2f}; retrained gives {cmp.retrain.probs[own]:.2f}. Each step draws fresh noise and "
+    "moves the weights by a fixed length, so the curves zig-zag; the trend, not a single step, is the message.")
+g1, g2, g3 = st.columns(3)
+panels = [(g1, "detached", det.shade, det.cls, f"after {steps} detached steps"),
+          (g2, "full", full.shade, full.cls, f"after {steps} full steps"),
+          (g3, "retrain", cmp.retrain_shade, cmp.retrain_cls, f"retrained without #{chosen}")]
+for col, name, shade_g, cls_g, title in panels:
+    with col:
+        st.plotly_chart(geo_views.boundary_panel(shade_g, cls_g, bounds, X=Xtr, y=ytr, point=ws.X[chosen],
+                                                 label=own, n_classes=k, reference=cls_before, title=title),
+                        key=f"geometry_grad_{name}", theme=None, width="content")
+st.caption("Solid: each model's decision boundary; dotted: the original model's; the star is x, in its label's "
+           "colour. Background: the predicted class, paler where the model is less sure. JiT changes shared weights, "
+           "so its boundaries can move away from x too; the retrained model starts afresh, so its boundary also "
+           "differs far from x.")
+st.markdown(
+    "**Why one forgets and the other smooths.** The detached step lowers each distance ‖f(x) − f(x + ξⱼ)‖ by moving "
+    "f(x) only: it pulls the output at x towards the outputs of its noisy copies. A high-information point sits in "
+    "the other class's territory, so most copies are predicted as the other class, and the pull drags x's "
+    "prediction across the boundary, as under retraining (on the digits CNN this cost retain accuracy: scripts/jit_gradients.py). ℓ(x) need not fall, since the "
+    "copies move with the shared weights. The full step lowers the *ratio* itself, moving f(x) and the f(x + ξⱼ) "
+    "towards each other wherever that is cheapest: the estimate falls fast and f flattens around x, without "
+    "necessarily changing the predicted class at x (see the table: on some points it does, on others it does "
+    "not). A flat model near x is not the same as a model that never saw x.")
+
+# --- 4. the 1-D example ---------------------------------------------------------------------------
+st.subheader("4. In one dimension: flat region versus slope")
 st.caption("f(x) = sigmoid(w·x), a 1-D 'model'. A point in the flat region: every perturbation gives nearly the same "
            "output, ℓ is small, and smoothing there changes nothing (its label is inferable, so forgetting it "
            "gains little information). A point on the slope: outputs spread, some cross f = 0.5, ℓ is large, and "
-           "smoothing moves f(x) towards its neighbours' values, i.e. towards the boundary.")
+           "the detached step pulls f(x) towards its neighbours' values, i.e. towards the boundary.")
 s1, s2, s3, s4 = st.columns(4)
 w = s1.slider("Weight w", 0.5, 8.0, 3.0, step=0.5, key="geometry_w")
 x_flat = s2.slider("Flat point x", -4.0, 4.0, 2.5, step=0.1, key="geometry_x_flat")

@@ -68,7 +68,8 @@ st.title("Forget points, watch the boundary move")
 st.info("**What to look for.** Select training points on the canvas (click, box or lasso) and press **Forget**. "
         "The animation replays the boundary after every optimiser step. The dashed line is a model retrained from "
         "scratch without those points, the oracle; shaded cells are where the two disagree. JiT only sees the model "
-        "and the points, yet it should move the boundary where retraining does.", icon=":material/visibility:")
+        "and the points: how close its boundary comes to the dashed one is the thing to judge, not a given.",
+        icon=":material/visibility:")
 for note in ss.get("url_notes", []):
     st.warning(note)
 ss.url_notes = []

@@ -5,7 +5,7 @@ batches of 128 (the paper's full-class batch) and 8. Inputs are synthetic [n, 3,
 (speed does not depend on the pixels) and the models are freshly initialised
 (``unlearn_core.images.zoo``). Three implementations side by side, interleaved, in one run:
 
-- sequential: the authors' style (``unlearn_core.jit_reference.jit_sequential``): N separate
+- sequential: the authors' style (``unlearn_core.jit_sequential.jit_sequential``): N separate
   forwards per batch, noise drawn on the CPU and copied over, a host sync every step;
 - batched: ``unlearn_core.methods.jit.jit`` in float32 (the N*B perturbed copies in one chunked no-grad
   forward, noise drawn on the device, no syncs);
@@ -40,7 +40,7 @@ from _env import (Lines, add_threads_flag, add_write_docs_flag, apply_threads, c
 from jit_speed import timed  # noqa: E402
 
 from unlearn_core.methods.jit import jit  # noqa: E402
-from unlearn_core.jit_reference import jit_sequential  # noqa: E402
+from unlearn_core.jit_sequential import jit_sequential  # noqa: E402
 from unlearn_core.images.zoo import build_model  # noqa: E402
 
 SIGMA, LR = 0.5, 3e-4  # the paper's VGG full-class values (speed does not depend on them)

@@ -51,7 +51,7 @@ from _env import (Lines, add_threads_flag, add_write_docs_flag, apply_threads, c
 
 import toy_data  # noqa: E402
 from unlearn_core.methods.jit import MAX_CHUNK_ELEMENTS, scale_for, jit  # noqa: E402
-from unlearn_core.jit_reference import jit_sequential  # noqa: E402
+from unlearn_core.jit_sequential import jit_sequential  # noqa: E402
 from unlearn_core.models import MLP, SmallCNN  # noqa: E402
 from unlearn_core.training import fit, predict_logits  # noqa: E402
 

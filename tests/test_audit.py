@@ -4,11 +4,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import toy_data
-from unlearn_core import MLP, scenarios
-from unlearn_core.audit import (EPSILON_CAP, epsilon_max, epsilon_points, final_score, forget_quality,
+from unlearn_core import MLP, fit, scenarios, unlearn
+from unlearn_core.audit import (EPSILON_CAP, PROTOCOLS, epsilon_max, epsilon_points, final_score, forget_quality,
                                 logit_confidence, per_example_epsilon, run_audit, ulira_accuracy)
+from unlearn_core.ensemble import fit_ensemble
 
 
 def brute_force_epsilon(u, r, delta=1e-5):
@@ -169,13 +171,16 @@ def test_run_audit_refuses_bad_requests():
         run_audit(mk, (X, y), [0], (X, y), K=4, methods=["nope"])
     with pytest.raises(ValueError, match="must lie in"):
         run_audit(mk, (X, y), [99], (X, y), K=4)
+    with pytest.raises(ValueError, match="unknown audit protocol"):
+        run_audit(mk, (X, y), [0], (X, y), K=4, protocol="nope")
 
 
 @pytest.mark.slow
-def test_batched_and_one_by_one_audits_agree():
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_batched_and_one_by_one_audits_agree(protocol):
     X, y = toy_data.make_dataset("moons", n_samples=100, seed=1)
     Xtr, Xte, ytr, yte, _, _ = toy_data.train_test_split(X, y, seed=1)
-    kw = dict(K=5, methods=["jit"], recipe=dict(epochs=6), retain_sample=4)
+    kw = dict(K=5, methods=["jit"], recipe=dict(epochs=6), retain_sample=4, protocol=protocol)
     mk = lambda s: MLP(2, 2, hidden=(8,), seed=s)  # noqa: E731
     a = run_audit(mk, (Xtr, ytr), [0, 3, 9], (Xte, yte), **kw)
     b = run_audit(mk, (Xtr, ytr), [0, 3, 9], (Xte, yte), batched=False, **kw)
@@ -193,3 +198,81 @@ def test_a_method_that_refuses_the_forget_set_is_reported_and_the_rest_kept():
                     methods=["emmn", "jit"], recipe=dict(epochs=4), retain_sample=3)
     assert "emmn" in res.errors and "could not run" in res.errors["emmn"]
     assert "jit" in res.scores and "emmn" not in res.scores and res.to_dict()["errors"] == res.errors
+
+
+# --- the two protocols ----------------------------------------------------------------------------
+
+TINY_MLP = dict(hidden=(8,))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    X, y = toy_data.make_dataset("moons", n_samples=100, seed=1)
+    Xtr, Xte, ytr, yte, _, _ = toy_data.train_test_split(X, y, seed=1)
+    return (Xtr, ytr), (Xte, yte), [0, 3, 9, 20]
+
+
+def _audit(tiny, protocol, methods=("jit",), seed=1):
+    train, test, rows = tiny
+    return run_audit(lambda s: MLP(2, 2, seed=s, **TINY_MLP), train, rows, test, K=4, methods=list(methods),
+                     recipe=dict(epochs=5), retain_sample=3, seed=seed, protocol=protocol)
+
+
+def test_both_protocols_run_and_say_which_they_are(tiny):
+    a, b = _audit(tiny, "challenge"), _audit(tiny, "originals")
+    assert a.protocol == "challenge" and b.protocol == "originals"
+    assert json.loads(json.dumps(a.to_dict()))["protocol"] == "challenge"
+    # challenge: one original, trained with the run's seed; originals: K of them, seeds seed*3K + k
+    assert a.seeds["original"] == [1] and b.seeds["original"] == list(range(12, 16))
+    assert a.seeds["method"] == b.seeds["method"] == list(range(12, 16))
+    for res in (a, b):
+        assert list(res.scores) == ["jit", "retrain", "original"]
+        assert set(res.seeds["method"]).isdisjoint(res.seeds["retrain"] + res.seeds["floor"])
+        assert set(res.seeds["original"]).isdisjoint(res.seeds["retrain"] + res.seeds["floor"])
+        assert res.scores["jit"].conf_forget.shape == (4, 4) and not res.scores["jit"].no_spread
+    # the retrained reference and floor do not depend on the protocol
+    assert np.array_equal(a.reference["conf_forget"], b.reference["conf_forget"])
+    assert np.array_equal(a.scores["retrain"].eps, b.scores["retrain"].eps)
+    assert run_audit.__kwdefaults__["protocol"] == "challenge"
+
+
+def test_challenge_unlearns_copies_of_one_original_each_with_its_own_seed(tiny):
+    train, test, rows = tiny
+    res = _audit(tiny, "challenge")
+    # Before unlearning (the ceiling row) every member is the same model: identical confidences.
+    ceiling = res.scores["original"].conf_forget
+    assert np.array_equal(ceiling, np.broadcast_to(ceiling[:1], ceiling.shape))
+    assert res.scores["original"].no_spread and np.all(res.scores["original"].eps == EPSILON_CAP)
+    # The one original is the bench's: fit(make_model(seed), seed=seed) with the same recipe ...
+    X, y = train
+    original = MLP(2, 2, seed=1, **TINY_MLP)
+    fit(original, X, y, epochs=5, seed=1, device="cpu")
+    one = fit_ensemble(lambda s: MLP(2, 2, seed=s, **TINY_MLP), X, y, seeds=[1], epochs=5, device="cpu")
+    copies = one.repeat(res.seeds["method"])
+    assert copies.seeds == res.seeds["method"]
+    for k in range(len(copies)):
+        assert all(torch.equal(v[k], v[0]) for v in copies.params.values())
+    Xf, yf = torch.as_tensor(X[rows], dtype=torch.float32), np.asarray(y[rows])
+    assert np.allclose(logit_confidence(copies.logits(Xf), yf), ceiling, atol=1e-4)
+    assert np.allclose(logit_confidence(original(Xf).detach()[None], yf)[0], ceiling[0], atol=1e-4)
+    # ... and member k after unlearning is unlearn(jit, that original, seed=s_k): the copies differ only there.
+    keep = np.setdiff1d(np.arange(len(X)), rows)
+    for k, s in enumerate(res.seeds["method"]):
+        r = unlearn("jit", original, forget=(Xf, yf), retain=(X[keep], y[keep]), device="cpu", seed=s)
+        assert np.allclose(logit_confidence(r.model(Xf).detach()[None], yf)[0],
+                           res.scores["jit"].conf_forget[k], atol=1e-4)
+    assert np.ptp(res.scores["jit"].conf_forget, axis=0).max() > 1e-4  # the seeds do spread the copies
+    # Under "originals" the ceiling's members are K different models.
+    assert np.ptp(_audit(tiny, "originals", methods=()).scores["original"].conf_forget, axis=0).min() > 1e-3
+
+
+def test_a_deterministic_method_under_challenge_has_no_spread_and_hits_the_cap(tiny):
+    a = _audit(tiny, "challenge", methods=("ssd",))
+    ssd = a.scores["ssd"]
+    assert ssd.no_spread and np.all(ssd.eps == EPSILON_CAP) and ssd.F == 0.0
+    assert ssd.spread_capped == len(ssd.eps) and all(t is None for t in ssd.thresholds)
+    assert a.to_dict()["methods"]["ssd"]["no_spread"] is True
+    # The same method against K different originals has a spread and a measured epsilon.
+    b = _audit(tiny, "originals", methods=("ssd",))
+    assert not b.scores["ssd"].no_spread and not b.scores["original"].no_spread
+    assert not a.scores["retrain"].no_spread

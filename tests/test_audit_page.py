@@ -44,9 +44,15 @@ def ids(ws):
 def result(ws, ids):
     calls = []
     r = run_audit(**audit.audit_inputs(ws, ids), K=K, methods=["jit", "finetune"],
-                  progress=lambda stage, f: calls.append((stage, f)))
+                  progress=lambda stage, f: calls.append((stage, f)), protocol="originals")
     r.calls = calls
     return r
+
+
+@pytest.fixture(scope="module")
+def challenge(ws, ids):
+    """The challenge's protocol with a deterministic method: SSD's K copies stay identical."""
+    return run_audit(**audit.audit_inputs(ws, ids), K=K, methods=["jit", "ssd"], protocol="challenge")
 
 
 # --- inputs, keys ----------------------------------------------------------------------------------
@@ -89,14 +95,22 @@ def test_cache_key_changes_with_each_input(ws, ids):
     w2 = new_workspace("moons", n_samples=200, seed=1)
     assert audit.cache_key(w2, ids, ["jit"], {}, 8)[0] != base[0]  # other data, other identity
     hash(base)
+    # the protocol is part of the key, and the page's default is the challenge's
+    assert base[-1] == audit.DEFAULT_PROTOCOL == "challenge" and set(audit.PROTOCOLS) == {"challenge", "originals"}
+    assert audit.cache_key(ws, ids, ["jit"], {}, 8, "cpu", "originals") != base
+    assert audit.cache_key(ws, ids, ["jit"], {}, 8, "cpu", "challenge") == base
 
 
 def test_progress_text_and_time_estimate():
-    assert audit.progress_text("original", 64) == "Training 64 original models at once…"
+    assert audit.progress_text("original", 64, "originals") == "Training 64 original models at once…"
+    assert audit.progress_text("original", 64) == "Training the original model…"
     assert audit.progress_text("retrain", 64).startswith("Retraining 128 models without the forget set")
-    assert audit.progress_text("jit", 64).startswith("Unlearning with jit")
-    t = [audit.estimate_seconds(k, 450, 200) for k in audit.K_CHOICES]
-    assert t == sorted(t) and 15 < audit.estimate_seconds(64, 450, 200) < 35
+    assert audit.progress_text("jit", 64, "originals").startswith("Unlearning with jit")
+    assert audit.progress_text("jit", 64).startswith("Unlearning 64 copies of the original with jit")
+    t = [audit.estimate_seconds(k, 450, 200, protocol="originals") for k in audit.K_CHOICES]
+    assert t == sorted(t) and 15 < audit.estimate_seconds(64, 450, 200, protocol="originals") < 35
+    assert audit.estimate_seconds(64, 450, 200) < audit.estimate_seconds(64, 450, 200, protocol="originals")
+    assert audit.n_trained(64) == 129 and audit.n_trained(64, "originals") == 192
 
 
 # --- what a result shows ---------------------------------------------------------------------------
@@ -104,10 +118,11 @@ def test_progress_text_and_time_estimate():
 def test_summary_table_rows_columns_and_directions(result):
     df = audit.summary_table(result)
     assert list(df.index) == ["original, not unlearned (ceiling)", "retrain again (floor)", "jit", "finetune"]
-    assert [c for _, c, _ in audit.COLUMNS] == list(df.columns)
+    assert [c for _, c, _ in audit.COLUMNS] + [audit.NOTE] == list(df.columns)
+    assert not df[audit.NOTE].any()  # K different originals: every row has a spread
     for col in df.columns:
-        assert col in ("seconds", "retain acc %", "forget acc %", "test acc %", "worst model's test acc %") or any(
-            mark in col for mark in ("↑", "↓", "→ 0.5"))
+        assert col in ("seconds", "retain acc %", "forget acc %", "test acc %", "worst model's test acc %",
+                       audit.NOTE) or any(mark in col for mark in ("↑", "↓", "→ 0.5"))
     assert df.loc["jit", "forget quality F (↑, 1 = like retrain)"] == pytest.approx(result.scores["jit"].F)
     assert df.loc["jit", "test acc %"] == pytest.approx(100 * result.scores["jit"].acc_test)
     assert df.loc["jit", "worst model's test acc %"] <= df.loc["jit", "test acc %"] + 1e-9
@@ -128,6 +143,23 @@ def test_findings_say_when_a_method_is_worse_than_doing_nothing(result):
         assert "at the floor" in audit.findings(result)[0]
     finally:
         jit.F = saved
+
+
+def test_challenge_protocol_notes_the_rows_without_spread(challenge):
+    assert challenge.protocol == "challenge"
+    ssd, ceiling = challenge.scores["ssd"], challenge.scores[audit.CEILING]
+    assert ssd.no_spread and ceiling.no_spread and not challenge.scores["jit"].no_spread
+    assert np.all(ssd.eps == 50) and np.all(ceiling.eps == 50) and ssd.F == 0 == ceiling.F
+    df = audit.summary_table(challenge)
+    notes = df[audit.NOTE]
+    assert "deterministic" in notes["ssd"] and "ε = 50 by construction" in notes["ssd"]
+    assert "copies of one model" in notes["original, not unlearned (ceiling)"]
+    assert notes["jit"] == "" and notes["retrain again (floor)"] == ""
+    (note,) = audit.protocol_notes(challenge)
+    assert "ssd" in note and "ceiling" in note and "by construction" in note and audit.PROTOCOLS["originals"] in note
+    lines = {line.split("**")[1]: line for line in audit.findings(challenge)}
+    assert "No spread" in lines["ssd"] and "deterministic" in lines["ssd"]
+    assert "No spread" not in lines["jit"] and "Worse than not unlearning" not in lines["jit"]
 
 
 def test_epsilon_figure_colours_the_audited_points(ws, result):
@@ -223,6 +255,7 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     assert at.number_input(key="audit_jit_sigma").value == pytest.approx(0.4)  # the Playground's JiT settings
     assert at.radio(key="audit_source").value == "scenario"  # nothing selected or forgotten on the Playground
     assert at.select_slider(key="audit_K").value == audit.DEFAULT_K
+    assert at.radio(key="audit_protocol").value == "challenge"
     at.select_slider(key="audit_K").set_value(K).run()
     assert any("Press **Run the audit**" in i.value for i in at.info)
     at.button(key="audit_run").click().run()
@@ -231,6 +264,8 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     assert len(store) == 1
     (key, result), = store.items()
     assert result.K == K and list(result.scores) == ["jit", "retrain", "original"]
+    assert result.protocol == "challenge" and key[-1] == "challenge"
+    assert any("No spread: original, not unlearned (ceiling)" in i.value for i in at.info)
     assert dict(dict(key[3])["jit"])["sigma"] == "0.4"
     ws = at.session_state["workspace"]
     f_ids, _ = audit.audited_ids(ws, result)
@@ -257,6 +292,16 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     assert any("retrain again (floor)" in m.value for m in at.markdown)
     at.button(key="audit_run").click().run()
     assert at.session_state["audit_results"][key] is result and len(at.session_state["audit_results"]) == 1
+    # The other protocol is another audit, cached beside the first; back to the challenge: from the cache.
+    at.radio(key="audit_protocol").set_value("originals").run()
+    at.button(key="audit_run").click().run()
+    assert not at.exception
+    store = at.session_state["audit_results"]
+    assert len(store) == 2 and {k[-1] for k in store} == {"challenge", "originals"}
+    other = next(r for k, r in store.items() if k[-1] == "originals")
+    assert other.protocol == "originals" and not other.scores["original"].no_spread
+    at.radio(key="audit_protocol").set_value("challenge").run()
+    assert at.session_state["audit_results"][key] is result and len(at.session_state["audit_results"]) == 2
 
 
 @pytest.mark.slow

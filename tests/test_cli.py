@@ -7,7 +7,8 @@ import re
 import pytest
 
 import toy_data
-from unlearn_core.bench.cli import JIT_ALIASES, build_parser, main, parse_overrides, sweep_ignores
+import unlearn_core.bench.run2d as run2d
+from unlearn_core.bench.cli import JIT_ALIASES, audit_note, build_parser, main, parse_overrides, sweep_ignores
 from unlearn_core.bench.parsing import Override
 from unlearn_core.bench.sweep import SWEEP_FLAGS
 
@@ -116,6 +117,43 @@ def test_cli_audit_end_to_end(tmp_path, capsys):
     header = next(line for line in stdout.splitlines() if line.startswith("| method"))
     assert "audit F" in header and "U-LiRA" in header
     assert "K=6" in stdout
+    assert "protocol challenge" in stdout and all(r["audit"]["protocol"] == "challenge" for r in rows.values())
+    # The ceiling is K copies of one original under the challenge protocol: no spread, said under the table.
+    assert rows["original"]["audit_no_spread"] and rows["original"]["audit"]["eps"] == [50.0] * 6
+    assert re.search(r"no spread: original\b.*cap 50", stdout)
+
+
+@pytest.mark.parametrize("argv, expected", [([], "challenge"), (["--audit-protocol", "originals"], "originals"),
+                                            (["--audit-protocol", "challenge"], "challenge")])
+def test_audit_protocol_flag_reaches_run_audit(argv, expected, monkeypatch, capsys):
+    seen = []
+
+    def fake_run_audit(*args, protocol, **kw):
+        seen.append(protocol)
+        raise ValueError("stop here")
+    monkeypatch.setattr(run2d, "run_audit", fake_run_audit)
+    code, _, err = run_main(["--n-samples", "60", "--epochs", "2", "--seeds", "0", "--quiet", "--methods", "jit",
+                             "--audit", "4"] + argv, capsys)
+    assert seen == [expected] and code == 2 and "stop here" in err
+    assert build_parser().parse_args(argv).audit_protocol == expected
+
+
+def test_audit_protocol_is_checked(capsys):
+    one_line_error(*run_main(["--audit-protocol", "originals", "--quiet"], capsys)[::2], "add --audit K")
+    one_line_error(*run_main(["--audit", "4", "--audit-protocol", "nope"], capsys)[::2], "invalid choice")
+
+
+def test_audit_note_names_the_rows_without_spread():
+    rows = [dict(method="original", n_forget=5, audit_no_spread=True, audit_spread_capped=5),
+            dict(method="ssd", n_forget=5, audit_no_spread=True, audit_spread_capped=5),
+            dict(method="finetune", n_forget=5, audit_no_spread=False, audit_spread_capped=2),
+            dict(method="jit", n_forget=5, audit_no_spread=False, audit_spread_capped=0)]
+    text = audit_note(rows, 8, "challenge")
+    assert "protocol challenge (NeurIPS 2023)" in text and "unlearned 8 times with 8 seeds" in text
+    assert "no spread: original, ssd:" in text and "deterministic" in text and "--audit-protocol originals" in text
+    assert "spread rule: finetune 2 of 5 forget points" in text and "jit" not in text.split("spread rule:")[1]
+    plain = audit_note(rows[3:], 8, "originals")
+    assert "protocol originals" in plain and "no spread" not in plain and "spread rule" not in plain
 
 
 # --- --set is the one override; the --jit-* flags are its aliases -----------------------------------------

@@ -1,6 +1,6 @@
-"""The Geometry page: information alpha, Lipschitz estimates, perturbation clouds, the 1-D example
-(unlearn_core.geometry), its model runs (ui.state.geometry), figures (ui.views.geometry), and the page
-itself through AppTest."""
+"""The Geometry page: information alpha, Lipschitz estimates, perturbation clouds, the two JiT gradients at
+one point, the 1-D example (unlearn_core.geometry), its model runs (ui.state.geometry), figures
+(ui.views.geometry), and the page itself through AppTest."""
 import json
 import math
 from pathlib import Path
@@ -223,6 +223,110 @@ def test_jit_forgets_memorised_high_information_points_and_spares_the_rest(moons
     assert not np.allclose(Za, Zb)
 
 
+# --- the two gradients at one point ---------------------------------------------------------------
+
+def test_point_outputs_are_the_clouds_numbers(moons):
+    model, x = moons["model"], moons["Xtr"][5]
+    out = geo.point_outputs(model, x, 0.25, 30, seed=2)
+    cloud = geo.perturbation_cloud(model, x, 0.25, 30, seed=2)  # the same draws
+    assert out.estimate == pytest.approx(cloud.loss, rel=1e-5)
+    np.testing.assert_allclose(out.probs, cloud.prob_x, rtol=1e-5)
+    with torch.no_grad():
+        f = model(torch.as_tensor(np.vstack([x[None], cloud.points]), dtype=torch.float32))
+    np.testing.assert_allclose(out.logits, f[0].numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.mean_logits, f[1:].mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.mean_probs, torch.softmax(f[1:], 1).mean(0).numpy(), rtol=1e-5, atol=1e-6)
+    assert out.gap == pytest.approx(float(np.linalg.norm(out.logits - out.mean_logits)))
+    assert out.pred == cloud.pred_x
+    flat = geo.point_outputs(Constant(), np.zeros(2), 0.3, 10)
+    assert flat.estimate == 0 and flat.gap == 0
+
+
+def memorised_points(moons):
+    X, y, model = moons["Xtr"], moons["ytr"], moons["model"]
+    correct = geo.predicted_class(model, X) == y
+    return np.flatnonzero(geo.high_info_mask(scenarios.information(X, y, 0.3), 0.5) & correct)
+
+
+def test_detached_pulls_f_towards_the_neighbours_and_full_lowers_the_estimate(moons):
+    """At each memorised high-information point of the fixture, from the same model, 10 steps on the point
+    alone at the page's defaults: the detached step moves f(x) towards its neighbours' mean output (the
+    first step shrinks the gap) and lowers P(own class); the full step lowers JiT's estimate ℓ(x) sharply.
+    At the alpha = 0 point the detached step forgets and the full step does not (measured here)."""
+    model, X, y = moons["model"], moons["Xtr"], moons["ytr"]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    points = memorised_points(moons)
+    assert len(points) >= 2
+    for i in points:
+        cmp = geo_state.compare_gradients(model, X[i], int(y[i]), model, bounds=(-2, 3, -2, 2), sigma=0.25,
+                                          n_samples=25, lr=0.1, steps=10, resolution=20)
+        own = int(y[i])
+        det, full = cmp.runs["detached"], cmp.runs["full"]
+        assert list(cmp.runs) == ["detached", "full"] and len(det.outputs) == len(full.outputs) == 11
+        assert det.outputs[0] is full.outputs[0] is cmp.before and cmp.before.pred == own
+        assert det.outputs[1].gap < det.outputs[0].gap  # f(x) moved towards the neighbours' mean
+        assert det.after.probs[own] < cmp.before.probs[own] - 0.3
+        assert full.after.estimate < 0.5 * cmp.before.estimate  # descent on the estimate
+        assert det.cls.shape == full.cls.shape == cmp.retrain_cls.shape == (20, 20)
+        assert det.shade.dtype == np.uint8
+        np.testing.assert_allclose(cmp.retrain.logits, cmp.before.logits)  # "retrained" was the model itself
+        assert cmp.hyperparameters["batch_size"] == 1 and cmp.hyperparameters["epochs"] == 10
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    i = int(next(j for j in points if scenarios.information(X, y, 0.3)[j] == 0))
+    cmp = geo_state.compare_gradients(model, X[i], int(y[i]), model, bounds=(-2, 3, -2, 2), sigma=0.25,
+                                      n_samples=25, lr=0.1, steps=10, resolution=20)
+    assert cmp.runs["detached"].after.pred != int(y[i])  # forgotten
+    assert cmp.runs["detached"].after.gap < 0.5 * cmp.before.gap
+    assert cmp.runs["full"].after.pred == int(y[i])  # smoothed, not forgotten
+
+
+def fake_comparison(steps=3, k=2, r=8):
+    """A GradientComparison made of plain arrays (no model): what the figure builders receive."""
+    def out(p_own, est, gap):
+        logits = np.array([np.log(p_own), np.log(1 - p_own)] + [-5.0] * (k - 2), np.float32)
+        mean = logits - np.float32(gap / np.sqrt(k))
+        return geo.PointOutputs(logits=logits, probs=np.array([p_own, 1 - p_own] + [0.0] * (k - 2)),
+                                mean_logits=mean, mean_probs=np.array([0.3, 0.7] + [0.0] * (k - 2)), estimate=est)
+    start = out(0.9, 10.0, 2.0)
+    grid = np.zeros((r, r), np.uint8)
+    grid[:, r // 2:] = 1
+    runs = {"detached": geo_state.GradientRun("detached", [start] + [out(0.9 - 0.25 * (j + 1), 9.0, 1.0)
+                                                                   for j in range(steps)], grid * 200, grid),
+            "full": geo_state.GradientRun("full", [start] + [out(0.88, 10.0 / (j + 2), 0.5) for j in range(steps)],
+                                          grid * 100, grid)}
+    return geo_state.GradientComparison(x=np.array([0.5, 0.5]), label=0, steps=steps, hyperparameters={}, runs=runs,
+                                        retrain=out(0.1, 4.0, 0.2), retrain_shade=grid, retrain_cls=1 - grid)
+
+
+def test_gradient_figures_draw_only_the_data_they_are_given():
+    cmp = fake_comparison(steps=3)
+    fig = geo_views.gradient_steps_figure(cmp)
+    lines = [t for t in fig.data if t.type == "scatter"]
+    by = {(t.name, t.xaxis): t for t in lines}
+    det = by[(geo_views.GRADIENT_LABELS["detached"], "x")]
+    np.testing.assert_allclose(det.y, [10.0, 9.0, 9.0, 9.0])  # the estimate per step
+    full_gap = by[(geo_views.GRADIENT_LABELS["full"], "x2")]
+    np.testing.assert_allclose(full_gap.y, [2.0, 0.5, 0.5, 0.5], rtol=1e-5)
+    p_det = by[(geo_views.GRADIENT_LABELS["detached"], "x3")]
+    np.testing.assert_allclose(p_det.y, [0.9, 0.65, 0.4, 0.15], rtol=1e-6)
+    retrain = by[("retrained without x", "x3")]
+    assert list(retrain.y) == [pytest.approx(0.1)] * 2
+    rows = geo_views.gradient_rows(cmp)
+    assert [r["model"] for r in rows] == ["original (before)", "after 3 detached steps", "after 3 full steps",
+                                          "retrained without x"]
+    assert rows[1]["P(own) at x"] == pytest.approx(0.15) and rows[3]["class at x"] == 1
+    assert rows[0]["f(x) logits"].startswith("[-0.11, -2.30") and rows[0]["‖f(x) − mean‖"] == pytest.approx(2.0, rel=1e-5)
+    assert rows[2]["ℓ(x)"] == pytest.approx(2.5)
+    panel = geo_views.boundary_panel(cmp.runs["full"].shade, cmp.runs["full"].cls, (0, 1, 0, 1), X=np.zeros((4, 2)),
+                                     y=np.array([0, 1, 0, 1]), point=cmp.x, label=0, n_classes=2,
+                                     reference=cmp.retrain_cls, title="after 3 full steps")
+    kinds = [t.type for t in panel.data]
+    assert kinds.count("contour") == 2 and kinds[0] == "heatmap"
+    star = panel.data[-1]
+    assert star.marker.symbol == "star" and (star.x[0], star.y[0]) == (0.5, 0.5)
+    assert panel.layout.yaxis.scaleanchor == "x" and panel.layout.title.text == "after 3 full steps"
+
+
 # --- the 1-D example -------------------------------------------------------------------------------
 
 def test_sigmoid_flat_point_has_smaller_estimate_than_slope_point():
@@ -302,7 +406,7 @@ def test_page_renders_and_reacts_to_controls():
     assert at.info and "What to look for" in at.info[0].value
     assert len(at.latex) >= 2
     charts = at.get("plotly_chart")
-    assert len(charts) == 5  # alpha, cloud, before, after, sigmoid
+    assert len(charts) == 9  # alpha, cloud, before, after, gradient steps, 3 boundary panels, sigmoid
     assert at.session_state["geometry_point_options"]  # the training points, lowest alpha first
 
     at.slider(key="geometry_sigma").set_value(0.5).run()
@@ -328,9 +432,44 @@ def test_page_renders_and_reacts_to_controls():
     at.radio(key="geometry_space").set_value("logits").run()
     at.checkbox(key="geometry_show_diff").check().run()
     assert not at.exception
-    assert len(at.get("plotly_chart")) == 6
+    assert len(at.get("plotly_chart")) == 10
     table = at.dataframe[0].value
     assert table.loc["forget points", "n"] == 1
+
+
+@pytest.mark.slow
+def test_a_click_shows_the_two_gradients_at_that_point():
+    at = AppTest.from_file(str(PAGE), default_timeout=90).run()
+    assert not at.exception
+    options = at.session_state["geometry_point_options"]
+    first = at.session_state["geometry_point"]
+    assert first in options[:20]  # the default: a low-alpha point the model classifies correctly
+    assert any(f"which one forgets #{first}" in h.value for h in at.subheader)
+    # a click on the alpha chart (injected as its selection state, as Streamlit stores it)
+    pick = next(g for g in options[1:40] if g != first)
+    at.session_state["geometry_alpha_chart"] = {"selection": {"points": [{"customdata": pick, "curve_number": 1}]}}
+    at.run()
+    assert not at.exception
+    assert at.session_state["geometry_point"] == pick
+    assert any(f"which one forgets #{pick}" in h.value for h in at.subheader)
+    specs = [_spec(c) for c in at.get("plotly_chart")]
+    steps = next(s for s in specs if "JiT's Lipschitz estimate" in json.dumps(s["layout"].get("annotations", [])))
+    names = {t.get("name") for t in steps["data"]}
+    assert {geo_views.GRADIENT_LABELS["detached"], geo_views.GRADIENT_LABELS["full"], "retrained without x"} <= names
+    titles = [s["layout"].get("title", {}).get("text", "") for s in specs]
+    assert {"after 10 detached steps", "after 10 full steps", f"retrained without #{pick}"} <= set(titles)
+    table = next(d.value for d in at.dataframe if "retrained without x" in d.value.index)
+    assert list(table.index) == ["original (before)", "after 10 detached steps", "after 10 full steps",
+                                 "retrained without x"]
+    assert any(f"JiT on #{pick} alone" in c.value for c in at.caption)
+    # the same selection state on a later rerun does not override a pick in the selectbox
+    other = next(g for g in options if g not in (pick, first))
+    at.selectbox(key="geometry_point").select(other).run()
+    assert at.session_state["geometry_point"] == other
+    # fewer steps: the panels follow
+    at.slider(key="geometry_grad_steps").set_value(3).run()
+    assert not at.exception
+    assert "after 3 full steps" in [_spec(c)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
 
 
 @pytest.mark.slow

@@ -97,6 +97,31 @@ def test_bad_recipes_and_inputs_are_refused(digits):
         train_images(build_model("smallcnn", 10, (1, 8, 8)), X, y, ImageRecipe(amp=True), device="cpu")
 
 
+def test_class_level_methods_are_na_in_the_random_setting(tmp_path, capsys):
+    """UNSIR, EMMN and GKT are not run on a random forget set: n/a rows in the JSON, the CSV and the tables."""
+    out = tmp_path / "na"
+    args = ["--dataset", "digits", "--setting", "random", "--methods", "unsir,emmn,gkt,finetune", "--seeds", "0",
+            "--train-epochs", "1", "--out", str(out), "--quiet", "--threads", "1", "--set", "finetune.epochs=1"]
+    code, stdout, err = run_main(main, args, capsys)
+    assert code == 0, err
+    rows = {r["method"]: r for r in json.loads((out / "results.json").read_text())}
+    for m in ("unsir", "emmn", "gkt"):
+        assert rows[m]["na"] == "class-level method" and rows[m]["steps"] == 0, m
+        assert rows[m]["error"].startswith("n/a: class-level method") and rows[m]["hyperparameters"] == {}
+        assert all(rows[m][k] != rows[m][k] for k in ("acc_retain", "acc_forget", "mia", "seconds"))  # NaN
+        saved = json.loads((out / "runs" / f"random__27_random__seed0__{m}.json").read_text())
+        assert saved["na"] == "class-level method"
+    assert "na" not in rows["finetune"] and "error" not in rows["finetune"]
+    lines = {line.split("|")[1].strip(): line for line in (out / "table.md").read_text().splitlines()
+             if line.startswith("| ")}
+    for m in ("unsir", "emmn", "gkt"):
+        cells = [c.strip() for c in lines[m].split("|")[2:-1]]
+        assert cells and all(c == "n/a: class-level method" for c in cells), lines[m]
+    assert "n/a" not in lines["finetune"]
+    csv_lines = (out / "results.csv").read_text().splitlines()
+    assert csv_lines[0].endswith(",na") and any(line.endswith(",class-level method") for line in csv_lines)
+
+
 @pytest.mark.slow
 def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path, capsys):
     out = tmp_path / "digits"
@@ -120,7 +145,9 @@ def test_digits_cli_end_to_end_with_outputs_and_resume(tmp_path, capsys):
     assert by["full_class", 0, "retrain"]["js_forget"] == 0.0 and by["full_class", 0, "retrain"]["seconds"] > 0
     assert by["full_class", 0, "original"]["n_forget"] == 137  # every training image of digit 3
     assert by["random", 1, "jit"]["target"] == "27 random" and by["random", 1, "jit"]["n_forget"] == 27
-    assert "full-class method" in by["random", 0, "emmn"]["error"]
+    assert by["random", 0, "emmn"]["na"] == "class-level method"
+    assert "n/a: class-level method" in by["random", 0, "emmn"]["error"]
+    assert "na" not in by["full_class", 0, "emmn"]
     assert "error" not in by["full_class", 0, "emmn"]
     for r in rows:
         for key in ("acc_retain", "acc_forget", "acc_test", "mia", "loss_mia", "seconds", "hyperparameters"):

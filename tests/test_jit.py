@@ -8,7 +8,7 @@ from torch import nn
 
 from unlearn_core import SmallCNN, jit, jit_loss, unlearn
 from unlearn_core.methods.jit import scale_for
-from unlearn_core.jit_reference import jit_loss_sequential, jit_sequential
+from unlearn_core.jit_sequential import jit_loss_sequential, jit_sequential
 from conftest import requires_cuda, snapshot, state_equal
 
 

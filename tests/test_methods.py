@@ -22,8 +22,8 @@ SMALL = {
     "emmn": dict(max_noise_steps=3, min_noise_steps=3, impair_epochs=1, repair_epochs=1),
     "gkt": dict(n_iterations=3),
 }
-# EMMN and GKT refuse a forget set that spans every class; SSD edits nothing unless the forget set is
-# distinctly more important to some parameters than the whole data (six mixed points are not).
+# EMMN and GKT refuse a forget set that spans every class; SSD and LF-SSD are checked on a whole class too,
+# where the forget set's importances stand out from the whole data's.
 CLASS_FORGET = ("emmn", "gkt", "ssd", "lf_ssd")
 
 

@@ -1,10 +1,13 @@
 """report.summarize (the numbers) and report.table (their markdown): the table is byte-identical to the one
-the bench printed before summarize existed (EXPECTED was written by that implementation on these rows)."""
+the bench printed before summarize existed (EXPECTED was written by that implementation on these rows);
+n/a rows (a class-level method in the random setting) in the tables and the 2-D bench's JSON rows."""
 import math
 
 import numpy as np
 import pytest
 
+from unlearn_core.bench.run2d import run_seed
+from unlearn_core.problem import ModelRecipe, make_problem
 from unlearn_core.report import IMAGE_COLUMNS, IMAGE_GAP_KEYS, summarize, table
 
 nan = float("nan")
@@ -113,3 +116,46 @@ def test_summarize_without_retrain_has_no_gaps_and_takes_the_image_columns():
     assert image["finetune"]["columns"]["loss_mia"]["gap"] == pytest.approx(50.0 - 50.5)
     assert {s["method"]: "audit_F" in s["columns"] for s in summarize(ROWS_AUDIT)} == dict.fromkeys(
         ["original", "retrain", "jit"], True)
+
+
+# --- n/a rows: a class-level method in the random setting ---------------------------------------
+
+def na_row(method, seed):
+    return r(method, seed, **{k: nan for k in ("acc_retain", "acc_forget", "acc_test", "mia", "js_forget",
+                                                 "boundary_disagreement", "seconds")},
+             na="class-level method", error="n/a: class-level method (unsir forgets whole classes)")
+
+
+def test_na_rows_show_their_reason_in_every_cell_and_leave_other_tables_alone():
+    rows = ROWS_2D[:6] + [na_row("unsir", 0), na_row("unsir", 1)]
+    by = {s["method"]: s for s in summarize(rows)}
+    assert by["unsir"]["na"] == "class-level method" and by["unsir"]["errors"] == 2
+    assert all(c["cell"] == "n/a: class-level method" and c["gap"] is None and c["n"] == 0
+               for c in by["unsir"]["columns"].values())
+    assert "na" not in by["jit"]
+    lines = table(rows).splitlines()
+    assert lines[-1] == "| unsir | " + " | ".join(["n/a: class-level method"] * 7) + " |"
+    assert table(rows).splitlines()[:-1] == table(ROWS_2D[:6]).splitlines()
+    # a failed run (an "error" without "na") keeps the plain "n/a"
+    assert "n/a: " not in table(ROWS_2D)
+    # rows that disagree on the reason (or lack one) fall back to the plain cells
+    mixed = summarize([na_row("unsir", 0), dict(na_row("unsir", 1), na=None)])
+    assert mixed[0]["columns"]["acc_forget"]["cell"] == "n/a" and "na" not in mixed[0]
+
+
+def test_the_2d_bench_writes_na_rows_for_class_level_methods_in_the_random_setting():
+    problem = make_problem("blobs", n_samples=120, classes=3)
+    recipe = ModelRecipe(hidden=(8,), epochs=5)
+    rows = run_seed(problem, recipe, 0, "random", ["retrain", "finetune", "unsir", "emmn", "gkt"],
+                    {"finetune": {"epochs": 1}}, forget_count=10)
+    by = {row["method"]: row for row in rows}
+    assert list(by) == ["original", "retrain", "finetune", "unsir", "emmn", "gkt"]
+    for m in ("unsir", "emmn", "gkt"):
+        assert by[m]["na"] == "class-level method" and by[m]["steps"] == 0 and "n/a: class-level" in by[m]["error"]
+        assert set(by[m]) == set(by["finetune"]) | {"na", "error"}
+        assert all(math.isnan(by[m][k]) for k in ("acc_retain", "acc_forget", "mia", "seconds"))
+    assert "na" not in by["finetune"] and not math.isnan(by["finetune"]["acc_forget"])
+    assert table(rows).splitlines()[-1].startswith("| gkt | n/a: class-level method |")
+    full = run_seed(problem, recipe, 0, "full_class", ["unsir"], {"unsir": dict(noise_steps=1, impair_epochs=1,
+                                                                               repair_epochs=1)}, forget_class=0)
+    assert "na" not in full[-1] and full[-1]["steps"] > 0

@@ -18,10 +18,19 @@ point. Here, with K models of each (trained at once by ``unlearn_core.ensemble``
   on half of the models, and the accuracy of the ratio test on the other half (two folds,
   balanced); 0.5 = indistinguishable, 1 = always told apart.
 
-``run_audit`` does the whole experiment: K originals, 2K retrains (K as the reference and K more
-for the floor: what a perfect method scores with K models), each method applied to the K
-originals, and the scores for the forget set and for a sample of retained points (unlearning can
-disturb those too). The original models, not unlearned at all, are the ceiling.
+``run_audit`` does the whole experiment: 2K retrains (K as the reference and K more for the
+floor: what a perfect method scores with K models), K unlearned models per method, and the scores
+for the forget set and for a sample of retained points (unlearning can disturb those too). The
+original models, not unlearned at all, are the ceiling. Two protocols (``PROTOCOLS``) say where the
+K unlearned models come from:
+
+- ``"challenge"`` (the default; google-deepmind/unlearning_evaluation, ``main.py:144-180``): *one*
+  original, trained with the run's seed, is copied K times and each copy unlearned with its own
+  seed, so the K models differ only by the method's randomness. A deterministic method (SSD,
+  LF-SSD) and the ceiling (K copies of one model) then have no spread at all: every point's epsilon
+  is the cap by the spread rule, whatever the method did (``Scores.no_spread`` flags it);
+- ``"originals"``: K originals trained with K seeds, each unlearned once, so the spread of
+  training is part of what is measured.
 """
 from __future__ import annotations
 
@@ -43,6 +52,11 @@ DELTA = 1e-5
 EPSILON_CAP = 50.0
 THRESHOLDS_PER_UNIT = 100
 BAND_BUFFER = 2.0
+#: Where the K unlearned models come from (see the module docstring); "challenge" is the default.
+PROTOCOLS = ("challenge", "originals")
+#: A sample whose spread (max - min) over the K models is at most this (relative to 1 + |s|) counts as
+#: no spread at all: K identical models.
+NO_SPREAD_TOL = 1e-6
 
 
 # --- the statistic ------------------------------------------------------------------------------
@@ -261,6 +275,8 @@ class Scores:
     seconds: float  # the method on all K models (0 for floor and ceiling)
     acc_test_worst: float = float("nan")  # the worst member's test accuracy (one diverged run shows here)
     batched: bool = True
+    no_spread: bool = False  # the K models give identical confidences: epsilon is the cap by the spread rule
+    spread_capped: int = 0  # forget points whose epsilon is the cap by the spread rule (one sample's spread < 1%)
     F: float = float("nan")
     F_retain: float = float("nan")
     final: float = float("nan")
@@ -270,7 +286,8 @@ class Scores:
                     eps_median=float(np.median(self.eps)), ulira_acc=float(np.mean(self.ulira)),
                     retain_quality=self.F_retain, eps_retain_mean=float(np.mean(self.eps_retain)) if len(self.eps_retain) else float("nan"),
                     acc_retain=self.acc_retain, acc_forget=self.acc_forget, acc_test=self.acc_test,
-                    acc_test_worst=self.acc_test_worst, seconds=self.seconds)
+                    acc_test_worst=self.acc_test_worst, seconds=self.seconds, no_spread=self.no_spread,
+                    spread_capped=self.spread_capped)
 
 
 @dataclass
@@ -283,6 +300,7 @@ class AuditResult:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage
     seeds: dict[str, list[int]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)  # method -> why it could not be scored (e.g. it diverged)
+    protocol: str = "challenge"  # where the K unlearned models come from (PROTOCOLS)
 
     @property
     def eps_max(self) -> float:
@@ -293,8 +311,8 @@ class AuditResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: summaries and the per-point epsilons and attack accuracies."""
-        out = dict(K=self.K, delta=DELTA, eps_max=self.eps_max, forget_rows=self.forget_rows.tolist(),
-                   retain_rows=self.retain_rows.tolist(), seconds=self.seconds, seeds=self.seeds,
+        out = dict(K=self.K, protocol=self.protocol, delta=DELTA, eps_max=self.eps_max,
+                   forget_rows=self.forget_rows.tolist(), retain_rows=self.retain_rows.tolist(), seconds=self.seconds, seeds=self.seeds,
                    errors=self.errors, methods={})
         for name, s in self.scores.items():
             out["methods"][name] = dict(role=s.role, batched=s.batched, **s.summary(), eps=s.eps.tolist(),
@@ -320,6 +338,8 @@ def _judge(name, role, ens: Ensemble, ref: dict, data: dict, seconds: float, bat
                acc_test=_mean_acc(ens.logits(data["Xt"]), data["yt"]), seconds=seconds, batched=batched)
     per_member = (ens.logits(data["Xt"]).argmax(-1) == torch.as_tensor(data["yt"])).double().mean(1)
     s.acc_test_worst = float(per_member.min())
+    s.spread_capped = int(sum(1 for e, r in zip(eps, rules) if r is None and e >= EPSILON_CAP))
+    s.no_spread = bool(np.all(np.ptp(cf, axis=0) <= NO_SPREAD_TOL * (1 + np.abs(cf).max(0))))
     s.F = forget_quality(eps, K)
     s.F_retain = forget_quality(eps_r, K) if len(eps_r) else float("nan")
     s.final = final_score(s.F, s.acc_retain, ref["acc_retain"], s.acc_test, ref["acc_test"])
@@ -329,19 +349,25 @@ def _judge(name, role, ens: Ensemble, ref: dict, data: dict, seconds: float, bat
 def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, *, K: int = 64,
               methods: Sequence[str] = ("jit",), recipe: dict | None = None, overrides: dict | None = None,
               seed: int = 0, retain_sample: int = 20, device="cpu", profile: str = "toy2d",
-              progress: Callable[[str, float], None] | None = None, batched: bool = True) -> AuditResult:
+              progress: Callable[[str, float], None] | None = None, batched: bool = True,
+              protocol: str = "challenge") -> AuditResult:
     """The audit of ``methods`` for forgetting ``forget_rows`` of ``train``, with K models per sample.
 
     make_model(seed) builds a fresh, seeded model; ``recipe`` is fit's epochs / lr / batch_size
-    (default ``FIT_DEFAULTS``); ``overrides[method]`` are hyperparameters. Member seeds: originals
-    seed*3K + k, reference retrains seed*3K + K + k, floor retrains seed*3K + 2K + k (k < K); method
-    member k unlearns original k with the original's seed. ``progress(stage, fraction)`` reports.
-    ``batched=False`` trains and unlearns the models one at a time instead (same models, same
-    scores; the speed benchmark's baseline).
+    (default ``FIT_DEFAULTS``); ``overrides[method]`` are hyperparameters. Member seeds (k < K):
+    reference retrains seed*3K + K + k, floor retrains seed*3K + 2K + k, method member k unlearns
+    with seed*3K + k. ``protocol="challenge"`` (the NeurIPS 2023 challenge's): one original,
+    trained with ``seed``, copied K times, copy k unlearned with its seed; ``"originals"``: original
+    k trained with seed*3K + k and unlearned with that same seed. ``result.seeds`` lists them all.
+    ``progress(stage, fraction)`` reports. ``batched=False`` trains and unlearns the models one at
+    a time instead (same models, same scores; the speed benchmark's baseline).
     """
     K = int(K)
     if K < 4:
         raise ValueError(f"the audit needs K >= 4 models per sample (64 or more for a meaningful epsilon), got {K}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown audit protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    challenge = protocol == "challenge"
     methods = [m for m in methods if m != "retrain"]
     bad = [m for m in methods if m not in METHODS]
     if bad:
@@ -369,10 +395,13 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
     data = dict(Xf=X[tf], yf=y[tf].numpy(), Xr=X[tr], yr=y[tr].numpy(), Xt=Xt, yt=yt.numpy(),
                 Xrs=X[torch.as_tensor(rows_rs)], yrs=y[torch.as_tensor(rows_rs)].numpy())
     base = seed * 3 * K
-    seeds = dict(original=list(range(base, base + K)), retrain=list(range(base + K, base + 2 * K)),
-                 floor=list(range(base + 2 * K, base + 3 * K)))
-    # Work units for the progress bar: a training epoch of K models counts 1 (2 for the 2K retrains).
-    units = {"original": recipe["epochs"], "retrain": 2 * recipe["epochs"]}
+    method_seeds = list(range(base, base + K))
+    seeds = dict(original=[int(seed)] if challenge else method_seeds, method=method_seeds,
+                 retrain=list(range(base + K, base + 2 * K)), floor=list(range(base + 2 * K, base + 3 * K)))
+    n_orig = len(seeds["original"])
+    # Work units for the progress bar: a training epoch of K models counts 1 (2 for the 2K retrains; the
+    # challenge protocol's one original, 1/K).
+    units = {"original": max(1, recipe["epochs"] * n_orig // K), "retrain": 2 * recipe["epochs"]}
     units.update({m: max(1, recipe["epochs"] // 10) for m in methods})
     total, done = float(sum(units.values())), [0.0]
     seconds: dict[str, float] = {}
@@ -388,7 +417,10 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
 
     t0 = time.perf_counter()
     originals = fit_ensemble(make_model, X, y, seeds=seeds["original"], **fit_kw,
-                             callback=lambda e, _: report("original", e / max(1, recipe["epochs"] * (1 if batched else K))))
+                             callback=lambda e, _: report("original",
+                                                          e / max(1, recipe["epochs"] * (1 if batched else n_orig))))
+    if challenge:  # K copies of the one original, copy k to be unlearned with method seed k
+        originals = originals.repeat(method_seeds)
     finish("original", t0)
     t0 = time.perf_counter()
     retrains = fit_ensemble(make_model, X[tr], y[tr], seeds=seeds["retrain"] + seeds["floor"], **fit_kw,
@@ -425,4 +457,4 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
     scores["retrain"] = _judge("retrain", "floor", floor_ens, ref, data, 0.0)
     scores["original"] = _judge("original", "ceiling", originals, ref, data, 0.0)
     seconds["score floor and ceiling"] = time.perf_counter() - t0
-    return AuditResult(K, rows_f, rows_rs, ref, scores, seconds, seeds, errors)
+    return AuditResult(K, rows_f, rows_rs, ref, scores, seconds, seeds, errors, protocol)

@@ -15,6 +15,8 @@ runs done side by side:
 ``fit_ensemble(make_model, X, y, seeds=...)`` is K calls of ``fit(make_model(s), X, y, seed=s)``;
 ``unlearn_ensemble(method, ens, forget=..., retain=...)`` is K calls of ``unlearn`` (JiT, retrain,
 finetune and random_label batched; other methods fall back to a plain loop over the members).
+``Ensemble.repeat(seeds)`` stacks K copies of one model, so one original can be unlearned K times
+with K seeds at once (the NeurIPS 2023 challenge's protocol, ``unlearn_core.audit``).
 
 Limits: models with BatchNorm (running statistics updated in place) cannot be stacked; use a loop.
 """
@@ -103,6 +105,22 @@ class Ensemble:
         return Ensemble(self.template, {k: v[idx].clone() for k, v in self.params.items()},
                         {k: v[idx].clone() for k, v in self.buffers.items()},
                         [self.seeds[int(i)] for i in idx], copy.deepcopy(self.attrs))
+
+    def repeat(self, seeds: Sequence[int]) -> "Ensemble":
+        """len(seeds) copies of this one-member ensemble (the same weights), member k named seeds[k].
+
+        The challenge protocol's K copies of one original: ``unlearn_ensemble`` then unlearns each
+        copy with its own seed, so the members differ only by the method's randomness.
+        """
+        if len(self) != 1:
+            raise ValueError(f"repeat copies a one-member ensemble; this one has {len(self)} members")
+        seeds = [int(s) for s in seeds]
+        if not seeds:
+            raise ValueError("repeat needs at least one seed")
+        n = len(seeds)
+        return Ensemble(self.template, {k: v.expand(n, *v.shape[1:]).clone() for k, v in self.params.items()},
+                        {k: v.expand(n, *v.shape[1:]).clone() for k, v in self.buffers.items()},
+                        seeds, copy.deepcopy(self.attrs))
 
     def members(self) -> list[nn.Module]:
         return [self.member(k) for k in range(len(self))]

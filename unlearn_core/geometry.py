@@ -1,4 +1,5 @@
-"""The geometry of forgetting: information alpha(x), local Lipschitz estimates, perturbation clouds.
+"""The geometry of forgetting: information alpha(x), local Lipschitz estimates, perturbation clouds, and
+what JiT's loss sees at one point (``point_outputs``: f(x), its neighbours' mean output, the estimate).
 
 Plain functions on numpy arrays and torch models, returning numpy arrays (the app's Geometry page
 draws them; nothing here draws).
@@ -214,24 +215,68 @@ class Cloud:
         return float((self.pred != self.pred_x).mean())
 
 
+def outputs_around(model: nn.Module, x, sigma: float, n_samples: int, seed: int):
+    """x [d] as a tensor, N seeded perturbations xi [N, d] (standardised units), the model's input scale,
+    and the logits at x and at x + scale * xi as [1 + N, k]. Puts the model in eval mode and returns
+    its previous mode last, for the caller to restore."""
+    was = model.training
+    model.eval()
+    x = torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1)
+    xi = draw_noise(n_samples, (x.shape[0],), sigma, seed)
+    scale = model_scale(model, x.shape[0])
+    f = model(torch.cat([x.unsqueeze(0), x.unsqueeze(0) + xi * scale])).float()
+    return x, xi, scale, f, was
+
+
 @torch.no_grad()
 def perturbation_cloud(model: nn.Module, x, sigma: float, n_samples: int = 25, seed: int = 0) -> Cloud:
     """The N perturbations JiT would use around x [d] (each its own draw), with predictions and ratios
     (each ratio is JiT's loss at x with that one perturbation, so their mean is JiT's loss)."""
-    was = model.training
-    model.eval()
-    x = torch.as_tensor(np.asarray(x), dtype=torch.float32).reshape(-1)
-    d = x.shape[0]
-    xi = draw_noise(n_samples, (d,), sigma, seed)
-    scale = model_scale(model, d)
+    x, xi, scale, f, was = outputs_around(model, x, sigma, n_samples, seed)
     pts = x.unsqueeze(0) + xi * scale
-    f = model(torch.cat([x.unsqueeze(0), pts])).float()
     fx, fp = f[0], f[1:]
     # one perturbation per row: row j's JiT loss is the ratio of perturbation j
-    ratios = jit_per_sample(model, x.expand(len(xi), d), xi.unsqueeze(0), scale=scale)
+    ratios = jit_per_sample(model, x.expand(len(xi), len(x)), xi.unsqueeze(0), scale=scale)
     model.train(was)
     return Cloud(x=x.numpy(), points=pts.numpy(), noise=xi.numpy(), pred=fp.argmax(1).numpy(),
                  ratios=ratios.numpy(), pred_x=int(fx.argmax()), prob_x=torch.softmax(fx, 0).numpy())
+
+
+@dataclass
+class PointOutputs:
+    """What JiT's loss sees at one input x: the model's output there and around it (logits and softmax).
+
+    JiT's detached step treats the perturbed outputs f(x + xi_j) as constants and moves f(x) towards
+    them; ``mean_logits`` (their mean) is the centre of that target. ``estimate`` is JiT's loss at x.
+    """
+    logits: np.ndarray  # [k] f(x)
+    probs: np.ndarray  # [k] softmax f(x)
+    mean_logits: np.ndarray  # [k] (1/N) sum_j f(x + scale * xi_j): the neighbours' mean output
+    mean_probs: np.ndarray  # [k] (1/N) sum_j softmax f(x + scale * xi_j)
+    estimate: float  # JiT's Monte-Carlo Lipschitz estimate at x (logits): the mean ratio
+
+    @property
+    def pred(self) -> int:
+        """The predicted class at x."""
+        return int(self.logits.argmax())
+
+    @property
+    def gap(self) -> float:
+        """||f(x) - mean_j f(x + xi_j)|| on the logits: how far f(x) is from its neighbours' mean output."""
+        return float(np.linalg.norm(self.logits - self.mean_logits))
+
+
+@torch.no_grad()
+def point_outputs(model: nn.Module, x, sigma: float, n_samples: int = 200, seed: int = 1) -> PointOutputs:
+    """f(x), the neighbours' mean output and JiT's estimate at one input x [d], on N perturbations
+    xi_j ~ N(0, sigma^2 I) in standardised units (the same draws for every model given the same seed,
+    so two models are compared on common random numbers). The model runs in eval mode."""
+    x, xi, scale, f, was = outputs_around(model, x, sigma, n_samples, seed)
+    estimate = float(jit_per_sample(model, x.unsqueeze(0), xi.unsqueeze(1), scale=scale)[0])
+    model.train(was)
+    p = torch.softmax(f, 1)
+    return PointOutputs(logits=f[0].numpy(), probs=p[0].numpy(), mean_logits=f[1:].mean(0).numpy(),
+                        mean_probs=p[1:].mean(0).numpy(), estimate=estimate)
 
 
 # --- predictions and the before / after table ---------------------------------------------------

@@ -1,8 +1,11 @@
-"""A straightforward sequential JiT in the authors' style, kept for tests and the speed benchmark.
+"""A sequential copy of this project's JiT defaults, one forward per perturbation, for tests and the speed benchmark.
 
-N separate forward passes per batch, noise drawn on the CPU and copied to the model's device,
-Python loop over the perturbations. It computes the same loss as ``jit_loss`` for the same noise
-(a test checks this); ``unlearn_core.methods.jit.jit`` is the fast one to use.
+It is *not* the authors' loop (tests/test_jit.py holds a literal transcription of that, checked against
+``jit(..., reproduce_authors=True)``): it zeroes the gradients every step, averages over the batch, runs
+in eval mode and scales the noise by the model's input scale, as ``unlearn_core.methods.jit.jit`` does
+by default with ``normalize_step="off"``. N separate forward passes per batch, noise drawn on the CPU
+and copied to the model's device, a Python loop over the perturbations. It computes the same loss as
+``jit_loss`` for the same noise (a test checks this); ``jit`` is the fast one to use.
 """
 from __future__ import annotations
 

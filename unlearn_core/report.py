@@ -59,6 +59,13 @@ def columns_for(rows: list[dict], cols=None) -> list[tuple[str, str, bool]]:
     return out
 
 
+def _not_applicable(rows: list[dict]) -> str | None:
+    """The reason the method does not apply (the rows' "na", e.g. "class-level method") when every row says
+    the same one, else None."""
+    reasons = {r.get("na") for r in rows}
+    return reasons.pop() if len(reasons) == 1 and None not in reasons else None
+
+
 def summarize(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> list[dict]:
     """The numbers behind ``table``: one dict per method, in the order the methods first appear.
 
@@ -71,7 +78,9 @@ def summarize(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> list[dict]:
                                      "cell": "25.0 ± 7.1", "gap": 24.0}, ...}}, ...]
 
     Per column: ``mean`` and ``std`` over the method's finite values (std with ddof 1; 0.0 for one
-    value; both NaN and ``cell`` "n/a" when there is none), in percent where as_percent; ``n`` how
+    value; both NaN and ``cell`` "n/a" when there is none, or "n/a: <reason>" when every row of the
+    method carries the same ``"na"`` reason, e.g. "n/a: class-level method"; the summary then has
+    ``"na"`` too), in percent where as_percent; ``n`` how
     many values; ``cell`` the table's "mean ± std" text (one decimal for percentages, three
     otherwise; the mean alone for one value); ``gap`` the method's mean minus retrain's, in the same
     units (percentage points), or None where the table shows no gap: the retrain row itself, a
@@ -84,10 +93,15 @@ def summarize(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> list[dict]:
     for m in order:
         sub = [r for r in rows if r["method"] == m]
         columns = {}
+        na = _not_applicable(sub)
         for key, _, pct in cols:
             mean, std, n = _stats([r.get(key) for r in sub], pct)
-            columns[key] = dict(mean=mean, std=std, n=n, cell=_cell(mean, std, n, pct), gap=None)
-        out.append(dict(method=m, errors=sum(1 for r in sub if r.get("error")), columns=columns))
+            cell = f"n/a: {na}" if na and n == 0 else _cell(mean, std, n, pct)
+            columns[key] = dict(mean=mean, std=std, n=n, cell=cell, gap=None)
+        summary = dict(method=m, errors=sum(1 for r in sub if r.get("error")), columns=columns)
+        if na:
+            summary["na"] = na
+        out.append(summary)
     ref = next((s["columns"] for s in out if s["method"] == "retrain"), None)
     for s in out:
         if s["method"] == "retrain" or ref is None:

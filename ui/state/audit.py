@@ -1,12 +1,13 @@
 """The Forgetting audit page's numbers: inputs for ``unlearn_core.audit.run_audit``, the table, one point.
 
-The audit trains K original models and 2K models retrained without the forget set (K as the
-reference, K more for the floor), applies each method to the K originals, and scores every forget
-point by the NeurIPS 2023 challenge's per-example epsilon (see ``unlearn_core.audit``). The figures
-and explanations are drawn by ``ui.views.audit``.
+The audit trains 2K models retrained without the forget set (K as the reference, K more for the
+floor) and K unlearned models per method, and scores every forget point by the NeurIPS 2023
+challenge's per-example epsilon (see ``unlearn_core.audit``). ``PROTOCOLS``: the challenge's (one
+original unlearned K times with K seeds, the default) or K originals unlearned once each. The
+figures and explanations are drawn by ``ui.views.audit``.
 
     kw = audit_inputs(ws, forget_ids)                 # make_model, train, forget_rows, test, recipe, seed
-    result = run_audit(**kw, K=64, methods=["jit"], overrides=..., progress=...)
+    result = run_audit(**kw, K=64, methods=["jit"], overrides=..., progress=..., protocol="challenge")
     epsilon_view(ws, result, "jit")                   # the epsilons of the audited points, to colour them
     point_view(ws, result, "jit", pid)                # one point: unlearned vs retrained confidences
     summary_table(result)                             # one row per method, plus floor and ceiling
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from unlearn_core import METHODS, MLP
-from unlearn_core.audit import (AuditResult, Threshold, epsilon_points, per_example_epsilon,
+from unlearn_core.audit import (EPSILON_CAP, AuditResult, Threshold, epsilon_points, per_example_epsilon,
                                 ulira_accuracy)
 
 from .events import selected_ids
@@ -32,7 +33,11 @@ DEFAULT_K = 64  # the issue's figure: epsilon resolves up to ceil(ln 63) = 5
 FLOOR, CEILING = "retrain", "original"  # names of the two reference rows in AuditResult.scores
 SCENARIOS = {"random": "random points", "high_info": "high-information points",
              "region": "a region at a class edge"}
-#: JiT's knobs on the page (with the Playground's widgets, ui.state.config.hyper_controls) and their order.
+#: Where the K unlearned models come from (unlearn_core.audit.PROTOCOLS), as the page names them.
+PROTOCOLS = {"challenge": "one original, unlearned K times (NeurIPS 2023 challenge)",
+             "originals": "K originals, unlearned once each"}
+DEFAULT_PROTOCOL = "challenge"  # the challenge's own protocol: the page's score is the challenge's score
+NOTE = "note"  # the summary table's last column: why a row's ε is the cap by construction
 
 #: (summary key, column name with its direction, scale). ↑ higher is better, ↓ lower is better,
 #: (→ 0.5) the ideal value.
@@ -120,8 +125,9 @@ def data_identity(ws: Workspace) -> str:
     return h.hexdigest()
 
 
-def cache_key(ws: Workspace, forget_ids, methods, overrides: dict | None, K: int, device: str = "cpu") -> tuple:
-    """Hashable key of one audit: data identity, forget ids, methods, their hyperparameters, K, device."""
+def cache_key(ws: Workspace, forget_ids, methods, overrides: dict | None, K: int, device: str = "cpu",
+              protocol: str = DEFAULT_PROTOCOL) -> tuple:
+    """Hashable key of one audit: data identity, forget ids, methods, their hyperparameters, K, device, protocol."""
     overrides = overrides or {}
     methods = tuple(m for m in dict.fromkeys(methods) if m != FLOOR)
     hps = []
@@ -131,22 +137,31 @@ def cache_key(ws: Workspace, forget_ids, methods, overrides: dict | None, K: int
         hp.pop("seed", None)
         hps.append((m, tuple(sorted((k, repr(v)) for k, v in hp.items()))))
     ids = tuple(int(i) for i in np.unique(np.asarray(list(forget_ids), np.int64)))
-    return (data_identity(ws), ids, methods, tuple(hps), int(K), str(device))
+    return (data_identity(ws), ids, methods, tuple(hps), int(K), str(device), str(protocol))
 
 
-def estimate_seconds(K: int, n_train: int, epochs: int, n_methods: int = 1) -> float:
-    """Rough wall time of an audit on one CPU thread (measured: 600 moons points, 200 epochs, 2x64 MLP, JiT:
-    K=8 about 6 s, K=32 about 12 s, K=64 about 22 s; finetune and random_label add about 1 s each at K=64)."""
+def n_trained(K: int, protocol: str = DEFAULT_PROTOCOL) -> int:
+    """Models the audit trains from scratch: the originals (1 or K) and the 2K retrains."""
+    return (1 if protocol == "challenge" else int(K)) + 2 * int(K)
+
+
+def estimate_seconds(K: int, n_train: int, epochs: int, n_methods: int = 1, protocol: str = DEFAULT_PROTOCOL) -> float:
+    """Rough wall time of an audit on one CPU thread (measured with the originals protocol, 3K models trained:
+    600 moons points, 200 epochs, 2x64 MLP, JiT: K=8 about 6 s, K=32 about 12 s, K=64 about 22 s; finetune and
+    random_label add about 1 s each at K=64). The training term scales with the models trained (``n_trained``)."""
     work = max(1, int(n_train)) * max(1, int(epochs)) / (450 * 200)
-    return 0.7 + work * (2.5 + 0.29 * int(K)) + 0.015 * int(K) * max(0, int(n_methods))
+    return 0.7 + work * (2.5 + 0.29 * n_trained(K, protocol) / 3) + 0.015 * int(K) * max(0, int(n_methods))
 
 
-def progress_text(stage: str, K: int) -> str:
+def progress_text(stage: str, K: int, protocol: str = DEFAULT_PROTOCOL) -> str:
     """What the progress bar says during ``stage`` (run_audit's progress stages)."""
+    challenge = protocol == "challenge"
     if stage == "original":
-        return f"Training {K} original models at once…"
+        return "Training the original model…" if challenge else f"Training {K} original models at once…"
     if stage == "retrain":
         return (f"Retraining {2 * K} models without the forget set ({K} as the reference, {K} for the floor)…")
+    if challenge:
+        return f"Unlearning {K} copies of the original with {stage}, one seed each, then scoring…"
     return f"Unlearning with {stage} on all {K} original models, then scoring…"
 
 
@@ -180,10 +195,39 @@ def summary_table(result: AuditResult) -> pd.DataFrame:
             entry[col] = float(v) * scale if v is not None else float("nan")
         if result.scores[name].role != "method":
             entry["seconds"] = float("nan")  # no method ran
+        entry[NOTE] = row_note(result, name)
         data.append(entry)
     df = pd.DataFrame(data).set_index("row")
     df.index.name = None
     return df
+
+
+def row_note(result: AuditResult, name: str) -> str:
+    """The summary table's note for a row whose K models had no spread (empty otherwise)."""
+    s = result.scores[name]
+    if not s.no_spread:
+        return ""
+    who = ("K copies of one model" if s.role == "ceiling" else
+           "deterministic: its K copies are identical" if result.protocol == "challenge" else
+           "its K models are identical")
+    return f"no spread ({who}): ε = {EPSILON_CAP:g} by construction"
+
+
+def protocol_notes(result: AuditResult) -> list[str]:
+    """What the protocol means for this result (markdown): which rows have no spread, and why."""
+    flat = [n for n in display_order(result) if result.scores[n].no_spread]
+    if not flat:
+        return []
+    names = ", ".join(role_label(result, n) for n in flat)
+    if result.protocol == "challenge":
+        return [f"**No spread: {names}.** Under the challenge's protocol the K unlearned models are copies of one "
+                f"original that differ only by the method's seed. A deterministic method (SSD, LF-SSD) ignores the "
+                f"seed, and the ceiling is the original itself, so their K models are identical: next to the spread "
+                f"of the retrained models, the challenge's spread rule sets every point's ε to the cap "
+                f"{EPSILON_CAP:g}, and F is 0 **by construction, not by measurement**. Choose “"
+                f"{PROTOCOLS['originals']}” to measure them against the spread of training."]
+    return [f"**No spread: {names}.** Their K models are identical, so every point's ε is the cap "
+            f"{EPSILON_CAP:g} by the spread rule."]
 
 
 def findings(result: AuditResult) -> list[str]:
@@ -196,7 +240,19 @@ def findings(result: AuditResult) -> list[str]:
         exposed = int((s.eps >= result.eps_max).sum())
         line = (f"**{name}**: F = {s.F:.3f} (floor {floor.F:.3f}, ceiling {ceiling.F:.3f}); "
                 f"{exposed} of {len(s.eps)} forget points at ε ≥ {result.eps_max:g}, where a point earns nothing.")
-        if s.F < ceiling.F:
+        if s.no_spread:
+            line += (" **No spread**: its K models are identical, so every ε is the cap by the spread rule; F says "
+                     "nothing about forgetting here" + (" (a deterministic method under the challenge's protocol)."
+                                                       if result.protocol == "challenge" else "."))
+            out.append(line)
+            continue
+        if ceiling.no_spread:  # the challenge protocol's ceiling: one model K times, at the cap by construction
+            if s.F >= floor.F - 1e-12:
+                line += " As close to retraining as K models can tell (at the floor)."
+            else:
+                line += (f" It reaches {100 * s.F / max(floor.F, 1e-12):.0f}% of the floor's F (the ceiling, K copies "
+                         "of one original, sits at 0 by construction under this protocol).")
+        elif s.F < ceiling.F:
             line += (" **Worse than not unlearning at all**: its models are *easier* to tell from retrained models "
                      "than the untouched originals are, because the method moves them in a way retraining never "
                      "does.")

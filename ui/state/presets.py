@@ -50,8 +50,8 @@ PRESETS: dict[str, Preset] = {
     "high_info": Preset(
         "Forget high-information points",
         "Points whose neighbourhood mostly has the other label (α(x) < τ): the model had to memorise them. "
-        "Retraining without them hands their area to the other class. JiT, with only the model and the points, "
-        "moves the boundary the same way, though not as far: compare the forget accuracy with retrain's.",
+        "Retraining without them hands their area to the other class. How far JiT, with only the model and the "
+        "points, follows retraining is what to judge: compare the forget accuracy with retrain's.",
         dict(dataset="xor", noise=0.25, seed=0, method="jit"), _high_information),
     "whole_class": Preset(
         "Forget a whole class",

@@ -1,5 +1,5 @@
 """The Geometry page's figures: alpha per training point, the Lipschitz heat maps, the perturbation cloud,
-the 1-D sigmoid example.
+the two JiT gradients at one point (steps, table rows, boundary panels), the 1-D sigmoid example.
 
 They draw arrays computed by ``unlearn_core.geometry`` and ``ui.state.geometry``. Plots are drawn in
 data units, where a circle of radius r in standardised units is an axis-aligned ellipse.
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from ui.state.geometry import CloudWindow
+from ui.state.geometry import CloudWindow, GradientComparison
 from unlearn_core.geometry import Cloud, high_info_mask, sigmoid
 
 from .canvas import color, shade_colorscale
@@ -22,6 +23,8 @@ HEAT_SCALE = [[0.0, "#ffffff"], [0.2, "#e5f5e0"], [0.45, "#a1d99b"], [0.7, "#41a
 DIFF_SCALE = [[0.0, "#2166ac"], [0.5, "#ffffff"], [1.0, "#b2182b"]]
 # alpha colour scale over [-0.1, 1]: grey for "no neighbour" (-0.1), then red (alpha 0) to blue (alpha 1).
 ALPHA_SCALE = [[0.0, "#bbbbbb"], [0.0899, "#bbbbbb"], [0.0909, "#b2182b"], [0.5455, "#f7f7a0"], [1.0, "#2166ac"]]
+GRADIENT_COLORS = {"detached": "#7b3294", "full": "#e08214"}  # purple / orange: apart from the class colours
+GRADIENT_LABELS = {"detached": "detached (authors' code)", "full": "full (paper's ratio)"}
 SYMBOLS = ["circle", "diamond", "square", "triangle-up", "cross", "star", "hexagon", "pentagon"]
 
 
@@ -158,6 +161,80 @@ def cloud_figure(cloud: Cloud, window: CloudWindow, *, sigma: float, n_classes: 
     star = color(label if label is not None else cloud.pred_x)
     traces.append(dict(type="scatter", x=[cx], y=[cy], mode="markers", name="x", hoverinfo="skip",
                        marker=dict(symbol="star", size=18, color=star, line=dict(color="black", width=1.5))))
+    return go.Figure(data=traces, layout=_square_layout(bounds, height, title, dragmode=False))
+
+
+def _vector(v) -> str:
+    return "[" + ", ".join(f"{float(a):.2f}" for a in np.asarray(v).reshape(-1)) + "]"
+
+
+def gradient_rows(cmp: GradientComparison) -> list[dict]:
+    """The comparison's table: one row per model (before, after each gradient, retrained), the numbers
+    at the point x (own = its label; "neighbours'": the mean over the perturbed copies x + ξ), logit
+    vectors as text, ℓ(x) = JiT's estimate."""
+    y = cmp.label
+    models = [("original (before)", cmp.before)]
+    models += [(f"after {cmp.steps} {name} steps", run.after) for name, run in cmp.runs.items()]
+    models.append(("retrained without x", cmp.retrain))
+    return [{"model": name, "class at x": o.pred, "P(own) at x": float(o.probs[y]),
+             "neighbours' P(own)": float(o.mean_probs[y]), "f(x) logits": _vector(o.logits),
+             "neighbours' mean f(x+ξ)": _vector(o.mean_logits), "‖f(x) − mean‖": o.gap,
+             "ℓ(x)": o.estimate} for name, o in models]
+
+
+def gradient_steps_figure(cmp: GradientComparison, *, height: int = 330) -> go.Figure:
+    """Three small panels over the JiT steps at the point x, one line per gradient: JiT's estimate ℓ(x);
+    the distance from f(x) to its neighbours' mean output (logits); P(own class) at x (solid) and the
+    neighbours' mean P(own class) (dotted), with the retrained model's P(own class) dashed grey."""
+    fig = make_subplots(rows=1, cols=3, horizontal_spacing=0.08,
+                        subplot_titles=("ℓ(x): JiT's Lipschitz estimate", "‖f(x) − neighbours' mean‖ (logits)",
+                                        "P(own class): at x ●, neighbours' mean ◆"))
+    for name, run in cmp.runs.items():
+        steps = np.arange(len(run.outputs))
+        col, label = GRADIENT_COLORS.get(name, "black"), GRADIENT_LABELS.get(name, name)
+        line = dict(color=col, width=2.5)
+        fig.add_trace(go.Scatter(x=steps, y=[o.estimate for o in run.outputs], mode="lines+markers", name=label,
+                                 line=line, legendgroup=name), 1, 1)
+        fig.add_trace(go.Scatter(x=steps, y=[o.gap for o in run.outputs], mode="lines+markers", name=label,
+                                 line=line, legendgroup=name, showlegend=False), 1, 2)
+        fig.add_trace(go.Scatter(x=steps, y=[float(o.probs[cmp.label]) for o in run.outputs], mode="lines+markers",
+                                 name=label, line=line, legendgroup=name, showlegend=False), 1, 3)
+        fig.add_trace(go.Scatter(x=steps, y=[float(o.mean_probs[cmp.label]) for o in run.outputs],
+                                 mode="lines+markers", name=f"{label}: neighbours' mean",
+                                 line=dict(color=col, width=1.5, dash="dot"), marker=dict(symbol="diamond", size=6),
+                                 legendgroup=name, showlegend=False), 1, 3)
+    fig.add_trace(go.Scatter(x=[0, cmp.steps], y=[float(cmp.retrain.probs[cmp.label])] * 2, mode="lines",
+                             name="retrained without x", line=dict(color="#777777", width=1.5, dash="dash")), 1, 3)
+    fig.update_xaxes(title_text="JiT step", fixedrange=True, showgrid=False, dtick=max(1, cmp.steps // 5))
+    fig.update_yaxes(fixedrange=True, gridcolor="#eeeeee", zeroline=False, rangemode="tozero")
+    fig.update_yaxes(range=[-0.03, 1.03], row=1, col=3)
+    fig.update_annotations(font_size=13)
+    fig.update_layout(height=height, margin=dict(l=40, r=10, t=40, b=85), plot_bgcolor="white", dragmode=False,
+                      legend=dict(orientation="h", yanchor="top", y=-0.3, x=0), hovermode="x unified")
+    return fig
+
+
+def boundary_panel(shade: np.ndarray, cls: np.ndarray, bounds, *, X, y, point, label: int, n_classes: int,
+                   reference: np.ndarray | None = None, title: str = "", height: int = 330) -> go.Figure:
+    """A small decision-boundary panel: the model's classes (``shade``, uint8, see
+    ``ui.state.grids.shade_of``) and boundary (``cls``), ``reference``'s boundary dotted (e.g. the
+    original model's), the training points (small, by class) and ``point`` (a star in ``label``'s colour)."""
+    r = shade.shape[0]
+    xs, ys = np.linspace(*bounds[:2], r), np.linspace(*bounds[2:], r)
+    k = max(int(n_classes), 2)
+    traces: list[dict] = [dict(type="heatmap", x=xs, y=ys, z=shade, zmin=0, zmax=255, colorscale=shade_colorscale(k),
+                               showscale=False, opacity=0.45, hoverinfo="skip", name="prediction")]
+    if reference is not None:
+        traces += _boundary(bounds, reference, k, dict(color="rgba(0,0,0,0.6)", width=1.2, dash="dot"))
+    traces += _boundary(bounds, cls, k, dict(color="black", width=2))
+    X, y = np.asarray(X), np.asarray(y)
+    for c in range(k):
+        m = y == c
+        traces.append(dict(type="scatter", x=X[m, 0], y=X[m, 1], mode="markers", name=f"class {c}", hoverinfo="skip",
+                           marker=dict(color=color(c), size=4, opacity=0.7, line=dict(color="white", width=0.3))))
+    p = np.asarray(point).reshape(-1)
+    traces.append(dict(type="scatter", x=[p[0]], y=[p[1]], mode="markers", name="x", hoverinfo="skip",
+                       marker=dict(symbol="star", size=17, color=color(int(label)), line=dict(color="black", width=1.5))))
     return go.Figure(data=traces, layout=_square_layout(bounds, height, title, dragmode=False))
 
 

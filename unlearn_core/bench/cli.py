@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 import toy_data
 from unlearn_core import scenarios
+from unlearn_core.audit import EPSILON_CAP, PROTOCOLS
 from unlearn_core.bench.parsing import (OneLineParser, Override, SetAction, SetAlias, given_dests, int_list,
                                         literal_value)
 from unlearn_core.bench.run2d import DEFAULT_2D_METHODS, run_seed
@@ -117,8 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"alias of --set jit.{name}={'True' if param.kind == 'bool' else 'X'}", **kw)
     a = p.add_argument_group("forgetting audit")
     a.add_argument("--audit", type=int, default=0, metavar="K",
-                   help="also audit each seed's forget set with K models per sample (K originals, 2K retrains, "
-                        "K unlearned per method, trained at once): per-example epsilon, F, final score, U-LiRA")
+                   help="also audit each seed's forget set with K models per sample (2K retrains, K unlearned per "
+                        "method, trained at once): per-example epsilon, F, final score, U-LiRA")
+    a.add_argument("--audit-protocol", choices=PROTOCOLS, default="challenge",
+                   help="where the K unlearned models come from: challenge = one original (the seed's) unlearned "
+                        "K times with K seeds, as the NeurIPS 2023 challenge (a deterministic method then has no "
+                        "spread and every ε is the cap); originals = K originals unlearned once each")
     o = p.add_argument_group("output")
     o.add_argument("--json", metavar="PATH", help="write the rows as JSON")
     o.add_argument("--sweep", action="store_true", help="run the JiT default-picking sweep instead (docs/defaults.md)")
@@ -172,6 +177,38 @@ def sweep_ignores(parser: argparse.ArgumentParser, args, argv) -> list[str]:
     return [f for f in dict.fromkeys(flags) if f not in SWEEP_FLAGS]
 
 
+def audit_note(rows: list[dict], K: int, protocol: str) -> str:
+    """The lines under the table that say how the audit was run and how to read its columns, naming
+    the rows whose K models had no spread (their ε is the cap by construction, not a measurement)."""
+    how = {"challenge": f"protocol challenge (NeurIPS 2023): one original per seed, unlearned {K} times with "
+                        f"{K} seeds, against {K} retrains",
+           "originals": f"protocol originals: {K} originals per seed, each unlearned once, against {K} retrains"}
+    lines = [f"audit with K={K} models per sample, {how[protocol]}: F = mean challenge points over the forget set "
+             f"(1 = indistinguishable from retraining; with K models even a second set of retrained models, the "
+             f"retrain row, scores only about this floor); final = F x retain-acc ratio x test-acc ratio; "
+             f"ε = per-example epsilon (0 ideal, cap {EPSILON_CAP:g}); U-LiRA = likelihood-ratio attack accuracy "
+             f"(0.5 ideal); the original row is the ceiling (no unlearning)."]
+    flat = list(dict.fromkeys(r["method"] for r in rows if r.get("audit_no_spread")))
+    if flat:
+        why = ("under the challenge protocol a deterministic method (and the ceiling, K copies of one model) gives "
+               "K identical models" if protocol == "challenge" else "the K models were identical")
+        lines.append(f"no spread: {', '.join(flat)}: {why}, so every point's ε is the cap {EPSILON_CAP:g} by the "
+                     f"spread rule and F is 0 by construction, not a measurement of forgetting"
+                     + ("; --audit-protocol originals measures them against the spread of training."
+                        if protocol == "challenge" else "."))
+    capped = {}
+    for r in rows:
+        if r.get("audit_spread_capped") and not r.get("audit_no_spread"):
+            c = capped.setdefault(r["method"], [0, 0])
+            c[0] += int(r["audit_spread_capped"])
+            c[1] += int(r["n_forget"])
+    if capped:
+        lines.append("spread rule: " + "; ".join(f"{m} {a} of {b} forget points" for m, (a, b) in capped.items())
+                     + f" at ε = {EPSILON_CAP:g} because one sample's spread over the K models is under 1% of the "
+                       "other's (the challenge's rule: models that barely vary are told apart outright).")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -188,6 +225,8 @@ def main(argv=None) -> int:
     if args.dataset in IMAGE_DATASETS and args.audit:
         parser.error("--audit runs on 2-D datasets (the ensembles are trained at once on the CPU); "
                      "not on image datasets yet")
+    if not args.audit and not args.sweep and "audit_protocol" in given_dests(parser, argv):
+        parser.error("--audit-protocol chooses how --audit K builds its models; add --audit K")
     try:
         overrides = parse_overrides(args.set)
     except ValueError as err:
@@ -221,7 +260,7 @@ def main(argv=None) -> int:
         with tqdm(total=total, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
             for seed in args.seeds:
                 rows += run_seed(problem, recipe, seed, args.setting, methods, overrides, args.device,
-                                 progress=bar, audit=args.audit, **forget_kw)
+                                 progress=bar, audit=args.audit, audit_protocol=args.audit_protocol, **forget_kw)
     except ValueError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
@@ -233,11 +272,7 @@ def main(argv=None) -> int:
     print("forget acc and MIA: the target is retrain's value; MIA = entropy-LR attack, share of the "
           "forget set called 'member' (paper's variant).")
     if args.audit:
-        print(f"audit with K={args.audit} models per sample: F = mean challenge points over the forget set "
-              f"(1 = indistinguishable from retraining; with K models even a second set of retrained models, the "
-              f"retrain row, scores only about this floor); final = F x retain-acc ratio x test-acc ratio; "
-              f"ε = per-example epsilon (0 ideal, cap 50); U-LiRA = likelihood-ratio attack accuracy (0.5 ideal); "
-              f"the original row is the ceiling (no unlearning).")
+        print(audit_note(rows, args.audit, args.audit_protocol))
     if args.json:
         write_json(args.json, rows)
     return 0

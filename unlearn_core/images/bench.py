@@ -17,6 +17,10 @@ evaluation; evaluation is batched. Progress reaches the caller as :class:`BenchP
 (what happens, to which job, how many runs are done); the training recipes are
 ``unlearn_core.images.train.RECIPES``.
 
+Class-level methods (UNSIR, EMMN, GKT: ``MethodSpec.class_level``) are not run in the random setting:
+their rows carry ``na = "class-level method"`` (and an ``error`` that says why), NaN metrics, and the
+tables show "n/a: class-level method". EMMN and GKT (``full_class_only``) are not run for sub_class either.
+
 Metrics (PAPER.md section 6; directions as EVALUATION.md asks):
 - acc_test: the whole test set. acc_retain: test images outside the forgotten (sub)class
   (random: the whole test set). acc_forget: the forgotten class's test images (full_class), the
@@ -46,13 +50,17 @@ from unlearn_core.images.splits import SETTINGS, Split, make_split
 from unlearn_core.images.train import ImageRecipe, recipe_for, train_images
 from unlearn_core.images.zoo import build_from_factory, build_model
 from unlearn_core.methods import METHODS, defaults_for, unlearn
+from unlearn_core.methods.spec import not_applicable
 from unlearn_core.metrics import accuracy, entropy_mia, loss_mia, mean_js
 from unlearn_core.report import IMAGE_COLUMNS, IMAGE_GAP_KEYS, table, write_json
 from unlearn_core.training import predict_logits
 
 #: The bench's datasets (digits' sub_class setting runs on its parity labels, ``load_variant``).
 IMAGE_DATASETS = ("digits", *CIFAR_KINDS, "folder")
-FULL_CLASS_ONLY = ("emmn", "gkt")  # the paper runs them for full-class forgetting only
+#: Methods run for full-class forgetting only (the JiT authors ran EMMN and GKT there alone).
+FULL_CLASS_ONLY = tuple(name for name, spec in METHODS.items() if spec.full_class_only)
+#: Class-level methods (UNSIR, EMMN, GKT): an "n/a: class-level method" row in the random setting.
+CLASS_LEVEL = tuple(name for name, spec in METHODS.items() if spec.class_level)
 DEFAULT_MODEL = {"digits": "smallcnn", "cifar10": "vgg11", "cifar20": "vgg11", "cifar100": "vgg11", "folder": "vgg11"}
 # Default forget targets: the paper's first (rocket / its superclass) on CIFAR; digit 3 on digits.
 DEFAULT_TARGET = {("digits", "full_class"): "3", ("digits", "sub_class"): "3",
@@ -173,7 +181,7 @@ def write_outputs(rows: list[dict], out_dir: str) -> str:
     The CLI adds gap.html (``unlearn_core.bench.plots``)."""
     write_json(os.path.join(out_dir, "results.json"), rows)
     keys = ["dataset", "model", "setting", "target", "seed", "method", "n_forget", *[c[0] for c in IMAGE_COLUMNS],
-            "acc_forget_train", "steps"]
+            "acc_forget_train", "steps", "na"]
     tmp = os.path.join(out_dir, "results.csv.tmp")
     with open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=keys, extrasaction="ignore")
@@ -382,11 +390,15 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[BenchProgress], None]
         profile = defaults_for(arch, job.setting)
         job_models = kept.setdefault((job.setting, job.label, job.seed), {}) if keep_models else {}
         for m in todo:
+            na = None if m in ("original", "retrain") else not_applicable(METHODS[m], job.setting)
             if m in ("original", "retrain"):
                 # retrain's seconds: the oracle's training time, kept in its checkpoint's history.
                 model = original if m == "original" else retrained
                 secs = 0.0 if m == "original" else training_seconds(retrained)
                 steps, hp, error = 0, recipe.to_dict(), None
+            elif na:
+                model, secs, steps, hp = None, float("nan"), 0, {}
+                error = f"n/a: {na} ({m} forgets whole classes; the {job.setting} setting has none to forget)"
             elif m in FULL_CLASS_ONLY and job.setting != "full_class":
                 model, secs, steps, hp = None, float("nan"), 0, {}
                 error = f"{m} is a full-class method (Chundawat et al.); not run in the {job.setting} setting"
@@ -403,6 +415,8 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[BenchProgress], None]
             row = dict(base, method=m, seconds=secs, steps=steps, hyperparameters=hp, **metrics)
             if error:
                 row["error"] = error
+            if na:
+                row["na"] = na  # tables show "n/a: class-level method"
             if out:
                 write_json(run_file(out, job.setting, job.label, job.seed, m), row)
             rows.append(row)

@@ -101,7 +101,7 @@ def run_emmn(model, forget, retain, on_step, *, n_noise, max_noise_steps, min_no
 
 
 SPEC = MethodSpec(
-    name="emmn", needs="forget", run=run_emmn, params=PARAMS, toy2d=TOY2D, full_class_only=True,
+    name="emmn", needs="forget", run=run_emmn, params=PARAMS, toy2d=TOY2D, full_class_only=True, class_level=True,
     image=small_model_or_paper(TOY2D, PAPER),
     summary="EMMN (Chundawat et al. 2023): zero-shot impair/repair with error-maximising noise for the forget "
             "classes and error-minimising noise for the others; full-class only",

@@ -163,7 +163,7 @@ def run_gkt(model, forget, retain, on_step, *, n_iterations, batch_size, z_dim, 
 
 
 SPEC = MethodSpec(
-    name="gkt", needs="forget", run=run_gkt, params=PARAMS, toy2d=TOY2D, full_class_only=True,
+    name="gkt", needs="forget", run=run_gkt, params=PARAMS, toy2d=TOY2D, full_class_only=True, class_level=True,
     image=small_model_or_paper(TOY2D, PAPER),
     summary="GKT (Chundawat et al. 2023): zero-shot distillation of a fresh student on generated inputs, gating out "
             "those the teacher links to the forget classes; full-class only",

@@ -11,13 +11,14 @@ gradient of l the step follows is the ``gradient`` option, and the two differ in
 
 - ``"detached"`` (the authors' code, the default): the perturbed outputs f(x + xi_j) are
   constants and the gradient flows through the clean branch f(x) only. This is *not* descent on
-  l: its cosine with the true gradient of l is near 0 (digits) or negative (2-D MLPs), and it can
-  raise l. It pulls f(x) towards the mean of its noisy neighbours' outputs, a local consistency
-  target: a forget point that sits in the other class's territory is pulled across. This is the
-  step that forgets.
+  l: its cosine with the true gradient of l was -0.24..-0.36 on the digits CNN and +0.16..-0.48
+  on a moons MLP (sigma 0.1..0.5), and on the digits CNN it raised l at every lr tried. It pulls
+  f(x) towards the mean of its noisy neighbours' outputs, a local consistency target: a forget
+  point that sits in the other class's territory is pulled across.
 - ``"full"`` (the paper's Algorithm 1 read literally): the ratio is differentiated through both
-  branches, so the step is descent on l. It lowers l (smooths f around x) but, measured so far,
-  does not forget before retain accuracy collapses.
+  branches, so the step is descent on l. It lowered l in every run; on the digits CNN it did not
+  forget the class before retain accuracy collapsed, while on moons it forgot as many of three
+  high-information points as the detached step, at more retain cost.
 
 Speed: with ``"detached"`` the N perturbed copies of a batch go through the model as one batched,
 no-grad forward (chunked to cap memory); ``"full"`` keeps their graph. Noise is drawn on the
@@ -106,7 +107,7 @@ GRADIENTS = ("detached", "full")
 
 PARAMS = {
     "sigma": Param("float", "Std of the Gaussian perturbations around each forget point (in the model's "
-                            "standardised input units when it declares them): the radius JiT smooths.",
+                            "standardised input units when it declares them): the radius of the neighbourhood JiT compares f(x) with.",
                    low=0, low_open=True, label="σ (noise scale)", widget=(0.01, 2.0, 0.01)),
     "n_samples": Param("int", "Monte-Carlo perturbations per forget point for the Lipschitz estimate.", low=1,
                        label="N (perturbations)", widget=(1, 200, 1)),

@@ -109,6 +109,16 @@ class Param:
         return {"int": "an integer", "float": "a number", "bool": "a boolean", "choice": "a value"}[self.kind]
 
 
+#: What a class-level method's row says in the random setting (the row's "na"; tables show "n/a: " + it).
+CLASS_LEVEL_NA = "class-level method"
+
+
+def not_applicable(spec: "MethodSpec", setting: str) -> str | None:
+    """Why ``spec`` does not run in ``setting`` ("class-level method" for a class-level method in the random
+    setting), or None when it runs."""
+    return CLASS_LEVEL_NA if spec.class_level and setting == "random" else None
+
+
 @dataclass(frozen=True)
 class MethodSpec:
     """One unlearning method, as its file declares it.
@@ -116,6 +126,10 @@ class MethodSpec:
     run(model, forget, retain, on_step, **hp) -> list of per-step loss tensors (the contract in
     ``registry.py``). needs: "forget" (zero-shot), "retain" or "full". toy2d: the defaults of the
     2-D profile. image(arch, setting): the defaults of an image profile (None: the 2-D ones).
+    class_level: the method forgets whole classes (the forget set only names them), so it has no
+    meaning in the random setting: the benches write an n/a row there (``CLASS_LEVEL_NA``).
+    full_class_only: the method is run for full-class forgetting only (EMMN, GKT: the JiT authors ran
+    them there alone); implies class_level.
     """
     name: str
     needs: str
@@ -125,8 +139,11 @@ class MethodSpec:
     toy2d: dict[str, Any] = field(repr=False)
     image: Callable[[str, str], dict[str, Any]] | None = field(default=None, repr=False)
     full_class_only: bool = False
+    class_level: bool = False
 
     def __post_init__(self):
+        if self.full_class_only and not self.class_level:
+            raise ValueError(f"{self.name}: a full_class_only method is class_level too")
         if self.needs not in ("forget", "retain", "full"):
             raise ValueError(f"{self.name}: needs must be 'forget', 'retain' or 'full', got {self.needs!r}")
         missing = sorted(set(self.toy2d) ^ set(self.params))
