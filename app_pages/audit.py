@@ -13,7 +13,7 @@ import torch
 
 from app_pages.common import forget_ids_from, forget_source, hyper_input, keep_latest, page_workspace
 from ui.state import audit
-from ui.state.config import hyper_controls, method_defaults
+from ui.state.config import JIT_KNOBS, hyper_controls, method_defaults
 from ui.views import audit as audit_views
 from ui.views.canvas import figure_for
 from ui.views.compare import display_only
@@ -85,9 +85,9 @@ if from_playground:
 jit_values = {}
 if "jit" in methods:
     with st.expander("JiT hyperparameters" + (" (the Playground's current settings)" if from_playground else "")):
-        cols = st.columns([1] * len(audit.JIT_KNOBS) + [1.7])
+        cols = st.columns([1] * len(JIT_KNOBS) + [1.7])
         controls = hyper_controls("jit")  # the Playground's widgets: limits and help from jit's file
-        for col, name in zip(cols, [*audit.JIT_KNOBS, "normalize_step"]):
+        for col, name in zip(cols, [*JIT_KNOBS, "normalize_step"]):
             jit_values[name] = hyper_input(col, controls[name], f"audit_jit_{name}", jit_base[name])
         st.caption("The other methods use their defaults (as on the Compare page).")
 overrides = {"jit": audit.jit_overrides(jit_values)} if "jit" in methods else {}

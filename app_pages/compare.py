@@ -12,10 +12,11 @@ import torch
 
 from unlearn_core import METHODS
 from app_pages.common import forget_ids_from, forget_source, hyper_input, keep_latest, page_workspace
-from ui.state.compare import (GAP_METRICS, JIT_KNOBS, METRIC_COLUMNS, REFERENCE, boundary_layers, comparison_table,
+from ui.state.compare import (GAP_METRICS, METRIC_COLUMNS, REFERENCE, boundary_layers, comparison_table,
                               gap_frame, is_current, result_key, run_comparison, validate_forget)
-from ui.state.config import hyper_controls
-from ui.state.workspace import Diverged
+from ui.state.config import JIT_KNOBS, hyper_controls
+from ui.state.grids import AGREE
+from ui.state.workspace import RETRAINS, Diverged
 from ui.views.canvas import figure_for
 from ui.views.compare import boundary_figures, display_only, gap_figure, panel_caption
 
@@ -113,9 +114,16 @@ if not is_current(comp, ws):
 
 # --- results -------------------------------------------------------------------------------------
 st.subheader("Final boundaries")
-st.caption("Solid: the model's boundary. Dashed: the model retrained from scratch. Grey: where they disagree. "
-           "Crosses: the forgotten points. Hollow circles: test points.")
-panels = boundary_figures(ws, boundary_layers(ws, comp), forgotten=comp.forget_ids)
+if not ws.has_retrain_band(RETRAINS, comp.forget_ids):
+    with st.spinner(f"Retraining {RETRAINS} models from scratch (seeds 0..{RETRAINS - 1}) for the oracle band..."):
+        ws.retrain_band(RETRAINS, comp.forget_ids)
+band = ws.retrain_band(RETRAINS, comp.forget_ids)
+st.caption(f"Solid: the model's boundary. Dashed: where most of {RETRAINS} models retrained from scratch (seeds "
+           f"0..{RETRAINS - 1}) put it. Grey: the model disagrees with retraining where at least {AGREE:.0%} of "
+           "the retrains agree. Yellow: the retrains disagree among themselves, so retraining's own randomness "
+           "decides there and no method is blamed. Crosses: the forgotten points. Hollow circles: test points. "
+           "The table's boundary column compares with one retrain (seed 0).")
+panels = boundary_figures(ws, boundary_layers(ws, comp, band), forgotten=comp.forget_ids)
 per_row = 3
 for start in range(0, len(panels), per_row):
     cols = st.columns(per_row)

@@ -16,9 +16,10 @@ from app_pages.common import hyper_input, train_with_progress
 from ui.state import config, report, session
 from ui.state.config import HIDEABLE, LIMITS, Config
 from ui.state.events import apply_event
-from ui.state.grids import Layers, empty_layers
+from ui.state.grids import AGREE, Layers, band_layers, disagreement_shares, empty_layers
 from ui.state.presets import PRESETS
-from ui.state.workspace import Diverged, Workspace, edit_points, new_workspace, workspace_from_points
+from ui.state.workspace import (MAX_RETRAINS, RETRAINS, Diverged, Workspace, edit_points, new_workspace,
+                                workspace_from_points)
 from ui.views import canvas
 from ui.views.curves import loss_curve
 from ui.views.html import animation_html
@@ -66,8 +67,10 @@ def apply_preset(name: str) -> None:
 
 st.title("Forget points, watch the boundary move")
 st.info("**What to look for.** Select training points on the canvas (click, box or lasso) and press **Forget**. "
-        "The animation replays the boundary after every optimiser step. The dashed line is a model retrained from "
-        "scratch without those points, the oracle; shaded cells are where the two disagree. JiT only sees the model "
+        "The animation replays the boundary after every optimiser step. The dashed line is where most of several "
+        "models retrained from scratch without those points put the boundary, the oracle; grey cells are where the "
+        "model disagrees with retrains that agree among themselves, yellow cells where the retrains themselves "
+        "differ (retraining's own randomness, nobody's fault). JiT only sees the model "
         "and the points: how close its boundary comes to the dashed one is the thing to judge, not a given.",
         icon=":material/visibility:")
 for note in ss.get("url_notes", []):
@@ -333,14 +336,14 @@ title = "Drawing" if draw_mode else (f"After {len(ws.steps)} forget request{'s' 
                                      if ws.steps else "Original model")
 
 
-def canvas_spec(ghost_model):
+def canvas_spec(band):
+    """The canvas; after a forget request, its frames held against the retrain band (None: no ghost yet)."""
     spec, k = ws.gridspec, ws.n_classes
     if not ws.trained:
         layers, frames, steps = empty_layers(), None, None
     elif ws.steps:
         last = ws.steps[-1]
-        gcls = ws.layers(ghost_model).cls if ghost_model is not None else None
-        frames = [Layers(s, c, gcls) for s, c in last.frames]
+        frames = [band_layers(s, c, band) for s, c in last.frames]
         layers, steps = frames[-1], last.frame_steps
     else:
         layers, frames, steps = ws.layers(ws.original), None, None
@@ -350,24 +353,41 @@ def canvas_spec(ghost_model):
                                 title=title)
 
 
+n_retrains = int(ss.get("w_retrains", RETRAINS))
 chart_kw = dict(theme=None, key="canvas", on_select=on_canvas_select, selection_mode=("points", "box", "lasso"),
                 config={"displaylogo": False})
+band = None
 with left:
     slot = st.empty()
-    if ws.steps and not ws.has_retrained():
-        slot.plotly_chart(canvas_spec(None), theme=None)  # the animation first; retraining follows
+    if ws.steps and not ws.has_retrain_band(n_retrains):
+        slot.plotly_chart(canvas_spec(None), theme=None)  # the animation first; the K retrains follow
         with right:
-            with st.spinner("Retraining from scratch for comparison..."):
-                retrained = ws.retrained()
+            with st.spinner(f"Retraining {n_retrains} models from scratch (seeds 0..{n_retrains - 1}) for comparison..."):
+                ws.retrain_band(n_retrains)
         slot.empty()
+    band = ws.retrain_band(n_retrains) if ws.steps else None
     retrained = ws.retrained() if ws.steps else None
-    main_fig = canvas_spec(retrained)
+    main_fig = canvas_spec(band)
     slot.plotly_chart(main_fig, **chart_kw)
     if ws.trained and not draw_mode:
         st.caption("Filled dots: training points; hollow: test points; ✕: forgotten; ring: selected. Background: "
                    "predicted class, paler where the model is less sure. Solid line: the model's boundary; dashed: "
-                   "the retrained model's; grey cells: where they disagree. Click a point to (de)select it; for "
-                   "many at once pick the box or lasso tool in the chart's toolbar (top right), then drag.")
+                   f"the majority boundary of {n_retrains} models retrained from scratch with different seeds; "
+                   f"grey cells: the model disagrees with retraining where at least {AGREE:.0%} of the retrains "
+                   "agree; yellow cells: the retrains disagree among themselves, so retraining's own randomness "
+                   "decides there and no method can be blamed. Click a point to (de)select it; for many at once "
+                   "pick the box or lasso tool in the chart's toolbar (top right), then drag.")
+        if band is not None:
+            now = ws.layers(ws.model)
+            shares = disagreement_shares(band_layers(now.shade, now.cls, band))
+            single = disagreement_shares(ws.layers(ws.model, retrained))
+            st.caption(f"Grey (counted against the method): **{100 * shares['disagrees']:.1f}%** of the canvas; "
+                       f"yellow (retrains split): {100 * shares['retrains_split']:.1f}%. Against one retrain (seed 0) "
+                       f"alone it would be {100 * single['disagrees']:.1f}% grey. {n_retrains} retrains took "
+                       f"{band.seconds:.1f} s (batched).")
+        st.number_input("Retrains in the oracle band", 1, MAX_RETRAINS, RETRAINS, key="w_retrains",
+                        help="Models retrained from scratch with seeds 0..K-1, trained at once after the animation. "
+                             "More give a steadier band and take longer.")
 
 if ws.trained and ws.steps:
     last = ws.steps[-1]
@@ -404,6 +424,8 @@ if ws.trained and not draw_mode:
             rows = ss.last_metrics
             table = pd.DataFrame(rows).set_index("model")
             st.dataframe(table.map(lambda v: "" if v != v else f"{v:.3g}"), width="stretch")
+            if band is not None:
+                st.markdown(report.band_range_line(ws, band))
             st.caption("Forget set: every point forgotten so far; retain set: the rest of the training points. "
                        "'→ retrain' marks metrics whose target is the retrained model's value. MIA: the share of forget "
                        "points an entropy-threshold attack calls members (the paper's variant).")

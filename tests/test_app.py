@@ -68,6 +68,10 @@ def test_select_forget_undo_reset_through_widgets():
     assert spec["layout"]["sliders"][0]["active"] == len(spec["frames"]) - 1
     ghost = spec["data"][3]
     assert ghost["line"]["dash"] == "dash"  # the retrained boundary is on the canvas
+    # The oracle is a band of K retrains, computed after the animation and cached for this forget set.
+    assert ws.has_retrain_band(8) and spec["data"][1]["zmax"] == 2
+    assert any("retrains' range" in m.value and "of 5**" in m.value for m in at.markdown)
+    assert any("yellow (retrains split)" in c.value for c in at.caption)
     df = at.dataframe[0].value
     assert list(df.index) == ["original", "unlearned (jit)", "retrained from scratch"]
     assert df.loc["retrained from scratch", "boundary ≠ retrain % ↓"] == "0"

@@ -117,6 +117,18 @@ def test_expected_steps_is_a_positive_estimate_for_the_other_baselines(ws, metho
     assert expected_steps(method, hp, 7, 143, ws.original) >= 1
 
 
+def test_grid_with_the_retrain_band_marks_where_retrains_split(ws, run):
+    comp = run["comp"]
+    band = ws.retrain_band(3, comp.forget_ids)  # 3 retrains of a 200-point toy: fast
+    assert ws.has_retrain_band(3, comp.forget_ids) and band.ids.tolist() == comp.forget_ids.tolist()
+    layers = dict(boundary_layers(ws, comp, band))
+    for name, lay in layers.items():
+        assert np.array_equal(lay.ghost_cls, band.majority()) and np.array_equal(lay.ghost_agreed, band.agreed())
+        assert set(np.unique(lay.disagreement()).tolist()) <= {0, 1, 2}
+    split = ~band.agreed()
+    assert np.all(layers["retrain"].disagreement()[split] == 2)
+
+
 def test_grid_has_one_figure_per_model_with_the_retrained_ghost(ws, run):
     comp = run["comp"]
     panels = boundary_figures(ws, boundary_layers(ws, comp), forgotten=comp.forget_ids)

@@ -7,7 +7,9 @@ import plotly.io as pio
 import pytest
 
 from ui.state import config, events, report
-from ui.state.grids import GridSpec, Layers, class_bands, encode, layers_for, shade_of
+from ui.state import workspace as workspace_module
+from ui.state.grids import (AGREE, RETRAINS_SPLIT, GridSpec, Layers, RetrainBand, band_layers, class_bands,
+                            class_shares, disagreement_shares, encode, layers_for, shade_of)
 from ui.state.presets import PRESETS
 from ui.state.workspace import (Diverged, ModelConfig, Workspace, check_health, edit_points, new_workspace,
                                 workspace_from_points)
@@ -91,6 +93,74 @@ def test_retrained_is_cached_per_forget_set(trained):
     assert not ws.has_retrained()
     r = ws.retrained()
     assert ws.has_retrained() and ws.retrained() is r and r is not ws.original
+
+
+# --- the retrain band: K retrains as the oracle ---------------------------------------------------------
+
+def hand_band(grids, n_classes=2, lo=(), hi=()):
+    grids = np.asarray(grids, np.uint8)
+    return RetrainBand(class_shares(grids, n_classes), np.arange(len(lo)), np.asarray(lo, float),
+                       np.asarray(hi, float), len(grids))
+
+
+def test_band_shares_per_cell_from_hand_built_grids():
+    grids = [[[0, 1], [2, 2]], [[0, 1], [2, 0]], [[0, 0], [1, 0]], [[0, 1], [2, 1]]]  # K=4 grids of 2x2, 3 classes
+    band = hand_band(grids, 3)
+    assert band.shares.shape == (2, 2, 3)
+    np.testing.assert_allclose(band.shares[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(band.shares[0, 1], [0.25, 0.75, 0])
+    np.testing.assert_allclose(band.shares[1, 0], [0, 0.25, 0.75])
+    np.testing.assert_allclose(band.shares[1, 1], [0.5, 0.25, 0.25])
+    np.testing.assert_allclose(band.shares.sum(-1), 1)
+    assert band.majority().tolist() == [[0, 1], [2, 0]]  # the dashed line is drawn from this
+    assert band.agreed().tolist() == [[True, False], [False, False]]
+
+
+def test_disagreement_counts_only_where_retrains_agree():
+    # K=5: cell (0,0) 5/5 say 0; (0,1) 4/5 say 1 (= 80%: agreed); (1,0) 3/5 say 0 (split); (1,1) 4/5 say 0.
+    grids = np.array([[[0, 1], [0, 0]]] * 3 + [[[0, 1], [1, 0]], [[0, 0], [1, 1]]])
+    band = hand_band(grids)
+    assert AGREE == 0.8 and band.agreed().tolist() == [[True, True], [False, True]]
+    cls = np.array([[1, 1], [1, 0]], np.uint8)  # the model: wrong at (0,0), right at (0,1), "wrong" in the split cell
+    layers = band_layers(np.zeros((2, 2), np.uint8), cls, band)
+    assert layers.disagreement().tolist() == [[1, 0], [RETRAINS_SPLIT, 0]]
+    assert disagreement_shares(layers) == {"disagrees": 0.25, "retrains_split": 0.25}
+    # Against one retrain (member 0) alone, the split cell would count against the model too.
+    assert disagreement_shares(Layers(layers.shade, cls, grids[0].astype(np.uint8)))["disagrees"] == 0.5
+    fig = go.Figure(canvas.canvas_figure(GridSpec((0, 1, 0, 1), 2), np.zeros((0, 2), np.float32),
+                                         np.zeros(0, np.int64), n_classes=2, layers=layers, train_ids=[]))
+    assert fig.data[1].zmax == 2 and fig.data[3].line.dash == "dash"
+
+
+def test_in_range_counts_forget_points_within_the_retrains():
+    band = hand_band([[[0]]], lo=[0.2, 0.5, 0.9], hi=[0.4, 0.6, 0.95])
+    assert band.in_range([0.3, 0.7, 0.9]).tolist() == [True, False, True]
+
+
+def test_retrain_band_is_cached_per_forget_set_and_computed_only_when_asked(monkeypatch):
+    ws = new_workspace("moons", n_samples=80, seed=0, model_cfg=ModelConfig(epochs=4, width=8, depth=1, seed=0))
+    ws.train()
+    calls = []
+    real = workspace_module.unlearn_ensemble
+    monkeypatch.setattr(workspace_module, "unlearn_ensemble", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    assert ws.retrain_band(3) is None and ws.has_retrain_band(3)  # nothing forgotten: no band
+    ws.select(ws.train_ids[:2])
+    ws.forget("jit")
+    assert calls == [] and not ws.has_retrain_band(3)  # forgetting does not retrain
+    band = ws.retrain_band(3)
+    assert calls == [1] and ws.has_retrain_band(3) and ws.retrain_band(3) is band and calls == [1]
+    assert band.k_models == 3 and band.shares.shape == (100, 100, 2)
+    np.testing.assert_allclose(band.shares.sum(-1), 1, atol=1e-6)
+    assert band.ids.tolist() == ws.forgotten.tolist() and np.all(band.conf_lo <= band.conf_hi)
+    assert ws.has_retrained()  # member 0 (seed 0) is the single retrained model
+    assert not ws.has_retrain_band(4)  # another K is another band
+    line = report.band_range_line(ws, band)
+    assert "of 2" in line and "3 retrains" in line
+    ws.select(ws.train_ids[5:6])
+    ws.forget("jit")
+    assert not ws.has_retrain_band(3)  # a new forget set needs new retrains
+    ws.undo()
+    assert ws.has_retrain_band(3) and ws.retrain_band(3) is band and calls == [1]
 
 
 def test_check_forget_messages(trained):

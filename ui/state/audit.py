@@ -25,7 +25,6 @@ from unlearn_core.audit import (EPSILON_CAP, AuditResult, Threshold, epsilon_poi
                                 ulira_accuracy)
 
 from .events import selected_ids
-from .config import JIT_KNOBS
 from .workspace import Workspace
 
 K_CHOICES = (8, 16, 32, 64, 128)

@@ -25,8 +25,7 @@ from unlearn_core import METHODS, evaluate, unlearn
 from unlearn_core.problem import choose_forget
 from unlearn_core.training import FIT_DEFAULTS
 
-from .grids import Layers
-from .config import JIT_KNOBS
+from .grids import Layers, RetrainBand, band_layers
 from .workspace import Diverged, Workspace, check_health
 
 REFERENCE = "retrain"
@@ -296,14 +295,19 @@ def gap_frame(comp: Comparison) -> pd.DataFrame:
 
 # --- the grid ------------------------------------------------------------------------------------
 
-def boundary_layers(ws: Workspace, comp: Comparison) -> list[tuple[str, Layers | None]]:
+def boundary_layers(ws: Workspace, comp: Comparison, band: RetrainBand | None = None) -> list[tuple[str, Layers | None]]:
     """(name, canvas layers) per row of the table, in order; None for a failed method. Each model is
-    shown with the retrained model as its ghost (the reference itself without one)."""
+    shown with the retrained model as its ghost (the reference itself without one). With ``band``
+    (``ws.retrain_band(k, comp.forget_ids)``) the ghost is the K retrains' majority, and cells where
+    they disagree among themselves are marked apart (``Layers.disagreement``), the reference included."""
     out = []
     for name in comp.rows:
         model = comp.model(name)
         if model is None:
             out.append((name, None))
-            continue
-        out.append((name, ws.layers(model, None if name == REFERENCE else comp.reference.model)))
+        elif band is not None:
+            now = ws.layers(model)
+            out.append((name, band_layers(now.shade, now.cls, band)))
+        else:
+            out.append((name, ws.layers(model, None if name == REFERENCE else comp.reference.model)))
     return out

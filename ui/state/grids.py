@@ -83,18 +83,83 @@ def encode(model: nn.Module, spec: GridSpec, n_classes: int) -> tuple[np.ndarray
     return shade_of(probabilities(model, spec), n_classes)
 
 
+#: Retrains must agree this much (share of the K) before a cell counts as "disagrees with retrain".
+AGREE = 0.8
+
+#: Values of the disagreement grid (``Layers.disagreement``).
+AGREES, DISAGREES, RETRAINS_SPLIT = 0, 1, 2
+
+
+@dataclass
+class RetrainBand:
+    """K models retrained from scratch with K seeds, as a band on the grid and on the forget points.
+
+    ``shares[i, j, c]``: the share of the K retrains that predict class c in cell (i, j).
+    ``conf_lo`` / ``conf_hi``: for each forget point (``ids``), the lowest and highest confidence the
+    K retrains give its own class. ``seconds``: training the K retrains (batched), evaluation excluded.
+    """
+    shares: np.ndarray
+    ids: np.ndarray
+    conf_lo: np.ndarray
+    conf_hi: np.ndarray
+    k_models: int
+    seconds: float = 0.0
+
+    def majority(self) -> np.ndarray:
+        """uint8 [r, r]: the class most retrains predict (ties: the lowest class id)."""
+        return self.shares.argmax(-1).astype(np.uint8)
+
+    def agreed(self, threshold: float = AGREE) -> np.ndarray:
+        """bool [r, r]: cells where at least ``threshold`` of the retrains predict the same class."""
+        return self.shares.max(-1) >= threshold - 1e-9
+
+    def in_range(self, conf: np.ndarray) -> np.ndarray:
+        """bool per forget point: ``conf`` (a model's confidence in the point's own class) lies within the
+        retrains' min..max."""
+        conf = np.asarray(conf, np.float64)
+        return (conf >= self.conf_lo - 1e-6) & (conf <= self.conf_hi + 1e-6)
+
+
+def class_shares(cls_grids: np.ndarray, n_classes: int) -> np.ndarray:
+    """float32 [r, r, k] from K class grids [K, r, r]: per cell, the share of grids predicting each class."""
+    cls_grids = np.asarray(cls_grids, np.int64)
+    k = max(int(n_classes), int(cls_grids.max()) + 1 if cls_grids.size else 0, 2)
+    onehot = np.eye(k, dtype=np.float32)[cls_grids]  # [K, r, r, k]
+    return onehot.mean(0)
+
+
 @dataclass
 class Layers:
     """What the canvas shows, as uint8 grids (see ``shade_of``): the model's shade and class, and the
-    class grid of the model to compare with (the retrained "ghost"), if any."""
+    class grid of the model to compare with (the retrained "ghost", or the K retrains' majority), if any.
+    ``ghost_agreed`` (bool [r, r], optional): where the K retrains agree among themselves (``AGREE``)."""
     shade: np.ndarray
     cls: np.ndarray
     ghost_cls: np.ndarray | None = None
+    ghost_agreed: np.ndarray | None = None
 
     def disagreement(self) -> np.ndarray:
+        """uint8: ``DISAGREES`` where the model and the ghost differ, ``AGREES`` where they match, and, with a
+        band, ``RETRAINS_SPLIT`` where the retrains themselves disagree (not the method's fault)."""
         if self.ghost_cls is None:  # nothing to compare with: one transparent cell keeps the payload small
             return np.zeros((1, 1), np.uint8)
-        return (self.cls != self.ghost_cls).astype(np.uint8)
+        d = (self.cls != self.ghost_cls).astype(np.uint8)
+        if self.ghost_agreed is not None:
+            d = np.where(self.ghost_agreed, d, RETRAINS_SPLIT).astype(np.uint8)
+        return d
+
+
+def band_layers(shade: np.ndarray, cls: np.ndarray, band: RetrainBand | None, threshold: float = AGREE) -> Layers:
+    """Layers of one model's grids against the retrain band (its majority as the ghost)."""
+    if band is None:
+        return Layers(shade, cls)
+    return Layers(shade, cls, band.majority(), band.agreed(threshold))
+
+
+def disagreement_shares(layers: Layers) -> dict:
+    """Shares of the grid's cells: ``disagrees`` (counted against the method), ``retrains_split``."""
+    d = layers.disagreement()
+    return {"disagrees": float((d == DISAGREES).mean()), "retrains_split": float((d == RETRAINS_SPLIT).mean())}
 
 
 def layers_for(model: nn.Module, spec: GridSpec, n_classes: int, ghost: nn.Module | None = None) -> Layers:

@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from torch import nn
 
 from unlearn_core import evaluate
+from unlearn_core.training import predict_logits
 
+from .grids import RetrainBand
 from .workspace import Workspace
 
 COLUMNS = {  # metric key -> column name, with the direction that is better
@@ -38,6 +41,21 @@ def metrics_rows(ws: Workspace, retrained: nn.Module) -> list[dict]:
             row[col] = (100 * v if key in PERCENT else v) if v is not None else float("nan")
         rows.append(row)
     return rows
+
+
+def own_class_confidence(model: nn.Module, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The model's softmax probability of each point's own class."""
+    p = torch.softmax(predict_logits(model, torch.as_tensor(np.asarray(X, np.float32))).float(), 1).numpy()
+    return p[np.arange(len(y)), np.asarray(y, np.int64)]
+
+
+def band_range_line(ws: Workspace, band: RetrainBand) -> str:
+    """'forget points inside the retrains' range: i of n': how many forget points get, from the current
+    model, an own-class confidence within the K retrains' min..max."""
+    X, y = ws.pairs(band.ids)
+    inside = band.in_range(own_class_confidence(ws.model, X, y))
+    return (f"Forget points inside the {band.k_models} retrains' range (own-class confidence between the "
+            f"lowest and highest retrain's): **{int(inside.sum())} of {len(inside)}**")
 
 
 def steps_for(n_points: int, batch_size: int, epochs: int) -> int:

@@ -19,13 +19,17 @@ from torch import nn
 
 import toy_data
 from unlearn_core import METHODS, MLP, fit, unlearn
+from unlearn_core.ensemble import Ensemble, unlearn_ensemble
 from unlearn_core.problem import DATA_DEFAULTS, ModelRecipe, Problem, make_problem
 from unlearn_core.training import predict_logits
 
-from .grids import GridSpec, Layers, encode, layers_for
+from .grids import GridSpec, Layers, RetrainBand, class_shares, encode, layers_for
 
 EXPLODED = 100.0  # a loss this many times the first step's counts as diverged
 MAX_FRAMES = 60  # the payload budget (UX.md: uint8, <= 60 frames of 100x100, <= 4 MB)
+#: Retrains in the oracle band (seeds 0..K-1; seed 0 is ``retrained()``'s). Batched, so 8 cost about one.
+RETRAINS = 8
+MAX_RETRAINS = 32
 
 
 #: The model and training defaults: ``unlearn_core.problem.ModelRecipe``, the one table.
@@ -89,6 +93,7 @@ class Workspace:
     selection: set[int] = field(default_factory=set)
     grid: GridSpec | None = None
     _retrained: dict = field(default_factory=dict, repr=False)
+    _bands: dict = field(default_factory=dict, repr=False)
 
     # --- accessors -----------------------------------------------------------------------
     @property
@@ -169,6 +174,7 @@ class Workspace:
         self.steps.clear()
         self.selection.clear()
         self._retrained.clear()
+        self._bands.clear()
 
     # --- selection ---------------------------------------------------------------------
     def selectable(self, ids) -> np.ndarray:
@@ -311,6 +317,39 @@ class Workspace:
         """Whether ``retrained()`` would return at once (nothing forgotten, or already cached)."""
         key = tuple(self.forgotten.tolist())
         return key in self._retrained or not key
+
+    def retrain_band(self, k_models: int = RETRAINS, forget_ids=None) -> RetrainBand | None:
+        """``k_models`` models retrained from scratch without ``forget_ids`` (default: everything forgotten
+        so far), seeds 0..k-1, the original's recipe, trained at once with ``unlearn_core.ensemble``, as a
+        ``RetrainBand`` on this workspace's grid and forget points. None for an empty forget set.
+        Cached per (forget set, k): call it after the forget animation is on screen, not before."""
+        k_models = int(k_models)
+        if not 1 <= k_models <= MAX_RETRAINS:
+            raise ValueError(f"the retrain band takes 1 to {MAX_RETRAINS} retrains, not {k_models}")
+        gone = self.forgotten if forget_ids is None else np.unique(np.asarray(forget_ids, np.int64))
+        if len(gone) == 0:
+            return None
+        key = (tuple(gone.tolist()), k_models)
+        if key not in self._bands:
+            retain = np.setdiff1d(self.train_ids, gone)
+            ens = Ensemble.from_models([self.original]).repeat(range(k_models))
+            res = unlearn_ensemble("retrain", ens, forget=self.pairs(gone), retain=self.pairs(retain), device="cpu")
+            grid_cls = res.ensemble.logits(self.gridspec.points).argmax(-1).numpy()  # [K, r*r]
+            r = self.gridspec.resolution
+            Xf, yf = self.pairs(gone)
+            p = torch.softmax(res.ensemble.logits(torch.as_tensor(Xf)), -1).numpy()  # [K, n_f, C]
+            own = p[:, np.arange(len(yf)), yf]  # [K, n_f]
+            self._bands[key] = RetrainBand(class_shares(grid_cls.reshape(k_models, r, r), self.n_classes), gone,
+                                           own.min(0), own.max(0), k_models, res.seconds)
+            # Member 0 has retrained()'s seed: it is that model (to float rounding), so keep it rather than train it again.
+            self._retrained.setdefault(key[0], res.ensemble.member(0))
+        return self._bands[key]
+
+    def has_retrain_band(self, k_models: int = RETRAINS, forget_ids=None) -> bool:
+        """Whether ``retrain_band(k_models, forget_ids)`` would return at once (nothing to forget, or cached)."""
+        ids = self.forgotten if forget_ids is None else np.unique(np.asarray(forget_ids, np.int64))
+        gone = tuple(ids.tolist())
+        return not gone or (gone, int(k_models)) in self._bands
 
     def undo(self) -> ForgetStep | None:
         """Remove the last forget request; its points become the selection again."""

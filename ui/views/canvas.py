@@ -2,7 +2,8 @@
 
 Trace order (fixed, so that animation frames can replace the first three by index):
   0 background: class + confidence, one uint8 heatmap
-  1 disagreement with the retrained model (transparent where they agree; uint8 0/1)
+  1 disagreement with the retrained model (transparent where they agree; uint8 0/1, and 2 where the K
+    retrains of a band disagree among themselves: a separate tone, not counted against the method)
   2 decision boundary (contour of the predicted class, uint8)
   3 retrained model's boundary, dashed (the ghost; all-equal z when there is none)
   4 draw grid: invisible markers that make clicks on empty space arrive as events (only in draw mode)
@@ -34,7 +35,11 @@ def shade_colorscale(k: int) -> list:
     return scale
 
 
-DISAGREE_SCALE = [[0, "rgba(0,0,0,0)"], [0.5, "rgba(0,0,0,0)"], [0.5001, "rgba(90,90,90,0.28)"], [1, "rgba(90,90,90,0.28)"]]
+DISAGREE_GREY = "rgba(90,90,90,0.28)"  # the model disagrees with retraining (where the retrains agree)
+RETRAINS_SPLIT_TONE = "rgba(255,214,0,0.50)"  # the retrains disagree among themselves: not the method's fault
+# z = ui.state.grids.AGREES / DISAGREES / RETRAINS_SPLIT (0 / 1 / 2), drawn on zmin=0, zmax=2.
+DISAGREE_SCALE = [[0, "rgba(0,0,0,0)"], [0.25, "rgba(0,0,0,0)"], [0.2501, DISAGREE_GREY], [0.75, DISAGREE_GREY],
+                  [0.7501, RETRAINS_SPLIT_TONE], [1, RETRAINS_SPLIT_TONE]]
 
 
 def _background(spec: GridSpec, layers: Layers, k: int, opacity: float) -> list[dict]:
@@ -43,7 +48,7 @@ def _background(spec: GridSpec, layers: Layers, k: int, opacity: float) -> list[
     return [
         dict(type="heatmap", x=xs, y=ys, z=layers.shade, zmin=0, zmax=255, colorscale=shade_colorscale(k),
              showscale=False, opacity=opacity, hoverinfo="skip", name="confidence"),
-        dict(type="heatmap", x=xs, y=ys, z=layers.disagreement(), zmin=0, zmax=1, colorscale=DISAGREE_SCALE,
+        dict(type="heatmap", x=xs, y=ys, z=layers.disagreement(), zmin=0, zmax=2, colorscale=DISAGREE_SCALE,
              showscale=False, hoverinfo="skip", name="disagrees with retrain"),
         _contour(xs, ys, layers.cls, k, dict(color="black", width=2.5), "boundary"),
     ]
@@ -70,6 +75,7 @@ def canvas_figure(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: in
     xs, ys = spec.xs, spec.ys
     traces = _background(spec, layers, k, opacity)
     if layers.ghost_cls is not None:
+        # The retrained boundary (with a band: the majority of the K retrains), dashed.
         traces.append(_contour(xs, ys, layers.ghost_cls, k, dict(color="black", width=2, dash="dash"), "retrained"))
     else:  # keep the index fixed: an empty contour
         traces.append(_contour(xs, ys, np.zeros((2, 2), np.uint8), k, dict(width=0), "retrained"))
