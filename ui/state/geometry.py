@@ -71,10 +71,7 @@ def cloud_window(model: nn.Module, cloud: Cloud, sigma: float, resolution: int =
 def retrain_without(ws: Workspace, ids) -> nn.Module:
     """A model retrained from scratch with the original's recipe on the training points minus ``ids`` and
     minus everything the workspace forgot so far (``Workspace.retrained`` for an extra forget set)."""
-    ids = np.asarray(ids, np.int64).reshape(-1)
-    res = unlearn("retrain", ws.original, forget=ws.pairs(ids), retain=ws.pairs(ws.retain_ids(extra=ids)),
-                  device="cpu")
-    return res.model.cpu().eval()
+    return ws.retrain_without(np.union1d(ws.forgotten, np.asarray(ids, np.int64).reshape(-1)))
 
 
 @dataclass

@@ -298,19 +298,20 @@ class Workspace:
         self.selection.clear()
         return step
 
+    def retrain_without(self, ids) -> nn.Module:
+        """A model retrained from scratch (seed 0) with the original's recipe on the training points minus
+        ``ids``; not cached (``retrained`` caches the one for everything forgotten so far)."""
+        gone = np.unique(np.asarray(ids, np.int64).reshape(-1))
+        res = unlearn("retrain", self.original, forget=self.pairs(gone),
+                      retain=self.pairs(np.setdiff1d(self.train_ids, gone)), device="cpu")
+        return res.model.cpu().eval()
+
     def retrained(self) -> nn.Module:
         """A model retrained from scratch without everything forgotten so far, with the original's
         recipe. Cached per forget set."""
-        gone = self.forgotten
-        key = tuple(gone.tolist())
+        key = tuple(self.forgotten.tolist())
         if key not in self._retrained:
-            if not key:
-                self._retrained[key] = self.original
-            else:
-                retain = np.setdiff1d(self.train_ids, gone)
-                res = unlearn("retrain", self.original, forget=self.pairs(gone), retain=self.pairs(retain),
-                              device="cpu")
-                self._retrained[key] = res.model.cpu().eval()
+            self._retrained[key] = self.retrain_without(self.forgotten) if key else self.original
         return self._retrained[key]
 
     def has_retrained(self) -> bool:
@@ -326,10 +327,10 @@ class Workspace:
         k_models = int(k_models)
         if not 1 <= k_models <= MAX_RETRAINS:
             raise ValueError(f"the retrain band takes 1 to {MAX_RETRAINS} retrains, not {k_models}")
-        gone = self.forgotten if forget_ids is None else np.unique(np.asarray(forget_ids, np.int64))
+        key = self._band_key(k_models, forget_ids)
+        gone = np.asarray(key[0], np.int64)
         if len(gone) == 0:
             return None
-        key = (tuple(gone.tolist()), k_models)
         if key not in self._bands:
             retain = np.setdiff1d(self.train_ids, gone)
             ens = Ensemble.from_models([self.original]).repeat(range(k_models))
@@ -347,9 +348,13 @@ class Workspace:
 
     def has_retrain_band(self, k_models: int = RETRAINS, forget_ids=None) -> bool:
         """Whether ``retrain_band(k_models, forget_ids)`` would return at once (nothing to forget, or cached)."""
+        key = self._band_key(k_models, forget_ids)
+        return not key[0] or key in self._bands
+
+    def _band_key(self, k_models: int, forget_ids) -> tuple[tuple[int, ...], int]:
+        """(sorted forget ids, k): the band's cache key; the forget ids default to everything forgotten so far."""
         ids = self.forgotten if forget_ids is None else np.unique(np.asarray(forget_ids, np.int64))
-        gone = tuple(ids.tolist())
-        return not gone or (gone, int(k_models)) in self._bands
+        return tuple(ids.tolist()), int(k_models)
 
     def undo(self) -> ForgetStep | None:
         """Remove the last forget request; its points become the selection again."""
