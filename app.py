@@ -1,7 +1,10 @@
 """Streamlit entry point: `streamlit run app.py --server.fileWatcherType none`."""
 import streamlit as st
 
+from app_pages.common import start_session
+
 st.set_page_config(page_title="JiT unlearning playground", layout="wide")
+start_session()  # once per session: memory that ended sessions freed goes back to the system
 
 pages = [
     st.Page("app_pages/playground.py", title="Playground", url_path="playground", default=True),

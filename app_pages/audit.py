@@ -38,9 +38,10 @@ st.markdown(
     "from a retrained one: **ε** (0 = cannot, the cap 50 = perfectly). On the canvas each forget point is coloured "
     "by its ε; click one to see the two distributions behind it. A second set of retrained models (the **floor**) "
     "shows what a perfect method scores with K models; the original models, not unlearned at all, are the "
-    "**ceiling** (under the challenge's protocol that is one model K times, at the cap by construction). Be warned: "
-    "with K originals, JiT on the default moons setup scores *worse* than the ceiling (it moves the models in a way "
-    "that is easy to tell from retraining); the findings below say what this run shows.")
+    "**ceiling** (under the challenge's protocol that is one model K times, at the cap by construction). Floor and "
+    "ceiling name ε's range: the floor is the lowest ε (the highest forget quality F) K models can show, the ceiling "
+    "the highest ε (the lowest F). Where a method lands between them depends on the setup and the protocol: the "
+    "findings under the table say it for this run, read off its numbers.")
 
 # --- the workspace: the Playground's when it has a trained model, else our own ------------------
 ws, shared = page_workspace("audit", lambda w: (
@@ -112,7 +113,9 @@ originals_text = "one original" if protocol == "challenge" else f"{K} originals"
 c1.caption(f"K = {K}: {originals_text} and {2 * K} retrains of {len(ws.train_ids)} training points for "
            f"{ws.model_cfg.epochs} epochs, all at once; about {est:.0f} s on one CPU thread"
            f"{' (NegGrad+ adds a few seconds: it runs model by model)' if 'neggrad_plus' in methods else ''}. "
-           f"ε resolves up to ⌈ln(K − 1)⌉ = {epsilon_max(K):g}.")
+           f"With K models, ε is resolved up to about ⌈ln(K − 1)⌉ = {epsilon_max(K):g}: a point whose two samples of "
+           f"K separate completely (or have no spread) is set to the cap 50, so a mean ε can lie far above "
+           f"{epsilon_max(K):g}.")
 
 if forget_error:
     st.error(forget_error)

@@ -6,9 +6,22 @@ import streamlit as st
 import toy_data
 from ui.state.compare import scenario_ids
 from ui.state.config import Control
+from ui.state.memory import release_freed, tune_allocator
 from ui.state.workspace import Workspace, new_workspace
 from ui.views.curves import loss_curve
 from unlearn_core.problem import DATA_DEFAULTS
+
+
+def start_session() -> None:
+    """Once per browser session (app.py calls it on every run): fix the allocator's mmap threshold, and hand
+    back to the system what sessions that ended before this one freed (``ui.state.memory``). Streamlit
+    drops a closed session's state (``server.disconnectedSessionTTL`` seconds after its browser went away),
+    but the C library keeps the freed memory unless asked to return it."""
+    if st.session_state.get("_memory_checked"):
+        return
+    st.session_state["_memory_checked"] = True
+    tune_allocator()
+    release_freed()
 
 
 def train_with_progress(ws: Workspace, *, curve: bool = True) -> None:

@@ -144,7 +144,7 @@ if table["status"].isin(["before", "reference", "ok"]).all():
 fmt = {col: "{:.1f}" for _, col, scale in METRIC_COLUMNS if scale == 100.0}
 fmt.update({col: "{:.3f}" for _, col, scale in METRIC_COLUMNS if scale == 1.0})
 fmt.update({col: "{:+.1f}" for col in GAP_METRICS.values()})
-fmt["seconds"] = "{:.3f}"
+fmt["seconds"] = lambda v: "—" if v is None or v != v else f"{v:.3f}"  # the original has no method time
 st.dataframe(table.style.format(fmt, na_rep=""), key="compare_table")
 st.caption("↑ higher is better, ↓ lower is better, (→ retrain): the target is the retrained model's value. "
            "Δ = model − retrain, in percentage points. MIA = share of the forget set that an entropy-based "

@@ -114,9 +114,11 @@ def run_section() -> None:
     data_dir, path_error = None, None
     if dataset in im.NEEDS_PATH:
         data_dir = st.text_input("Data path", key="images_data_dir",
-                                 placeholder="/data/cifar-100-python.tar.gz" if dataset in im.CIFAR else "/data/faces",
-                                 help=im.DATA_PATH_HELP[dataset])
-        st.caption(f"Data path: {im.DATA_PATH_HELP[dataset]}.")
+                                 placeholder="cifar-100-python.tar.gz" if dataset in im.CIFAR else "faces",
+                                 help=f"{im.DATA_PATH_HELP[dataset]}; relative to the data folder")
+        st.caption(f"Data path: {im.DATA_PATH_HELP[dataset]}. The app reads only from its data folder "
+                   f"({im.data_root_text()}; the server's {im.DATA_ROOT_ENV} sets it): give the path relative to it. "
+                   f"The CLI takes any path.")
         try:
             im.check_data_path(dataset, data_dir)
         except ValueError as err:

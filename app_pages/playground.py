@@ -4,6 +4,7 @@ The page is thin: state lives in a ``ui.state.workspace.Workspace`` in session s
 ``ui.state.config`` (mirrored in the URL), figures in ``ui.views.canvas`` / ``ui.views.curves``.
 """
 import hashlib
+import os
 from urllib.parse import urlencode
 
 import numpy as np
@@ -12,16 +13,19 @@ import streamlit as st
 import torch
 
 import toy_data
+from app_pages.canvas_component import canvas as canvas_component
+from app_pages.canvas_component import event_of
 from app_pages.common import hyper_input, train_with_progress
 from ui.state import config, report, session
 from ui.state.config import HIDEABLE, LIMITS, Config
-from ui.state.events import apply_event
+from ui.state.events import apply_canvas_event, apply_event
 from ui.state.grids import AGREE, Layers, band_layers, disagreement_shares, empty_layers
 from ui.state.presets import PRESETS
 from ui.state.workspace import (MAX_RETRAINS, RETRAINS, Diverged, Workspace, edit_points, new_workspace,
                                 workspace_from_points)
 from ui.views import canvas
 from ui.views.curves import loss_curve
+from ui.views.canvas_payload import canvas_html, payload_for
 from ui.views.html import animation_html
 from ui.views.png import chromium_path, figure_png
 from unlearn_core import METHODS
@@ -29,6 +33,9 @@ from unlearn_core.metrics import accuracy
 
 torch.set_num_threads(1)  # tiny models: one thread is fastest and fair to other sessions
 ss = st.session_state
+#: The canvas: the components-v2 canvas (ui/views/canvas_js) by default; PLAYGROUND_CANVAS=plotly brings back
+#: the Plotly figure (every click a rerun, heat-map frames redrawn by Plotly), e.g. for benchmarks/browser_canvas.py.
+PLOTLY_CANVAS = os.environ.get("PLAYGROUND_CANVAS", "").strip().lower() == "plotly"
 
 # --- configuration: from the URL on a session's first run, then from the widgets ---------------------
 if "cfg" not in ss:
@@ -66,21 +73,18 @@ def apply_preset(name: str) -> None:
 
 
 st.title("Forget points, watch the boundary move")
-st.info("**What to look for.** Select training points on the canvas (click, box or lasso) and press **Forget**. "
-        "The animation replays the boundary after every optimiser step. The dashed line is where most of several "
-        "models retrained from scratch without those points put the boundary, the oracle; grey cells are where the "
-        "model disagrees with retrains that agree among themselves, yellow cells where the retrains themselves "
-        "differ (retraining's own randomness, nobody's fault). JiT only sees the model "
-        "and the points: how close its boundary comes to the dashed one is the thing to judge, not a given.",
+st.info("**What to look for.** Select training points (click, box or lasso), press **Forget**, and watch the solid "
+        "boundary move step by step: how close it comes to the dashed one, where models retrained from scratch "
+        "without those points put it, is the thing to judge. The legend is under the canvas.",
         icon=":material/visibility:")
+# Everything that comes and goes above the canvas (notes, training progress, errors) goes into this one container,
+# so that the canvas keeps its place in the page and the component is not remounted (zoom, tool, playback kept).
+notices = st.container()
+notices.empty()  # always one (invisible) element: an empty container is not drawn at all, and the page would jump
 for note in ss.get("url_notes", []):
-    st.warning(note)
+    notices.warning(note)
 ss.url_notes = []
 
-preset_cols = st.columns(len(PRESETS))
-for col, (name, p) in zip(preset_cols, PRESETS.items()):
-    col.button(p.title, key=f"preset_{name}", on_click=apply_preset, args=(name,), width="stretch",
-               help=p.story)
 
 # --- sidebar -------------------------------------------------------------------------------------------
 sources = ["Generate", "Upload CSV", "Draw", "Session file"] if "draw" not in hide else ["Generate"]
@@ -124,6 +128,12 @@ with st.sidebar:
         for name, control in config.hyper_controls(method).items():
             hyper_input(st, control, f"hp_{method}_{name}")
         st.caption(METHODS[method].summary)
+        if method == "jit":
+            st.checkbox(f"Stretch a short run to {report.WATCHABLE_STEPS} steps", value=True, key="w_watchable",
+                        help=f"A forget of a few points takes 1 or 2 optimiser steps with the defaults, too few to "
+                             f"watch. This runs it with batch size 1 (the paper's Algorithm 1 steps per sample) and "
+                             f"as many passes as give at least {report.WATCHABLE_STEPS} real steps, the step size "
+                             f"divided so the path length stays the same. The values used are shown with the run.")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     if ss.get("w_device") not in devices:
         ss.w_device = "cpu"
@@ -172,11 +182,12 @@ if source == "Generate":
         try:
             fresh = new_workspace(cfg.dataset, n_samples=cfg.n, noise=cfg.noise, seed=cfg.seed, classes=cfg.classes,
                                   test_ratio=cfg.test, model_cfg=model_cfg)
-            train_with_progress(fresh)
+            with notices:
+                train_with_progress(fresh)
             ss.workspace, ss.ws_key, ws = fresh, key, fresh
             ss.pop("failed_run", None)
         except ValueError as err:
-            st.error(f"Could not build this dataset: {err}")
+            notices.error(f"Could not build this dataset: {err}")
 elif source == "Upload CSV":
     with st.sidebar:
         up = st.file_uploader("CSV with columns x, y, label", type=["csv", "txt"],
@@ -189,22 +200,23 @@ elif source == "Upload CSV":
                 X, y, names = toy_data.load_csv_with_labels(data)
                 fresh = workspace_from_points(X, y, source="csv", name=up.name, test_ratio=cfg.test, seed=cfg.seed,
                                               model_cfg=model_cfg)
-                train_with_progress(fresh)
+                with notices:
+                    train_with_progress(fresh)
                 ss.workspace, ss.ws_key, ws = fresh, key, fresh
                 st.toast(f"Loaded {len(y)} points in {len(names)} classes from {up.name}")
             except ValueError as err:  # CSVFormatError included: the message says row and column
-                st.error(f"{up.name}: {err} The previous data is kept.")
+                notices.error(f"{up.name}: {err} The previous data is kept.")
     elif ws is None or ws.source != "csv":
-        st.info("Upload a CSV file with columns `x, y, label` in the sidebar. The current data stays until then.")
+        notices.info("Upload a CSV file with columns `x, y, label` in the sidebar. The current data stays until then.")
 elif source == "Session file":
     with st.sidebar:
         st.file_uploader("Session JSON saved from this page", type=["json"], key="w_session_file",
                          on_change=load_session_file,
                          help="Restores the data, models, forget history, selection and settings.")
     if ss.get("session_error"):
-        st.error(ss.pop("session_error"))
+        notices.error(ss.pop("session_error"))
     if ss.get("ws_key", ("",))[0] != "session":
-        st.info("Load a session file (saved below with **Session (JSON)**) in the sidebar. The current state stays "
+        notices.info("Load a session file (saved below with **Session (JSON)**) in the sidebar. The current state stays "
                 "until then.")
 elif source == "Draw":
     if ws is not None and ws.source != "drawn":
@@ -215,7 +227,8 @@ if ws is None:
     st.stop()
 if ws.model_cfg != model_cfg and ws.trained and source not in ("Draw", "Session file"):
     ws = Workspace(problem=ws.problem, source=ws.source, model_cfg=model_cfg, grid=ws.grid)
-    train_with_progress(ws)
+    with notices:
+        train_with_progress(ws)
     ss.workspace = ws
 
 # --- a preset: pick its points and forget them right away -----------------------------------------------
@@ -224,12 +237,26 @@ if ss.get("pending_preset") and ws.trained:
     preset = PRESETS[ss.pop("pending_preset")]
     ws.reset()
     ws.select(preset.select(ws))
-    st.success(f"**{preset.title}.** {preset.story}")
+    notices.success(f"**{preset.title}.** {preset.story}")
     run_now = True
 
 # --- the main area -------------------------------------------------------------------------------------
 draw_mode = source == "Draw"
 left, right = st.columns([3, 2], gap="medium")
+
+
+def points_version(w: Workspace) -> str:
+    """Names the points' current version: a Draw-mode removal applies only to the version it was clicked on."""
+    return hashlib.sha1(w.X.tobytes() + w.y.tobytes()).hexdigest()[:12]
+
+
+def on_canvas_event() -> None:
+    """One gesture on the canvas component: apply it to the workspace before this rerun's script."""
+    now = ss.workspace
+    new, ss.canvas_ack = apply_canvas_event(now, event_of(ss.get("canvas")), ack=int(ss.get("canvas_ack", 0)),
+                                            version=points_version(now))
+    if new is not now:
+        ss.workspace = new
 
 
 def on_canvas_select() -> None:
@@ -241,6 +268,14 @@ def on_canvas_select() -> None:
 
 def request_forget() -> None:
     ss.forget_requested = True
+
+
+def effective_hp(n_points: int, *, stretch: bool = True) -> tuple[dict, dict | None]:
+    """(hyperparameters to run, the stretch applied or None): the widgets' values, for JiT stretched to a
+    watchable number of steps (``report.watchable_hp``) unless switched off."""
+    hp = cfg.hyperparameters()
+    change = report.watchable_hp(n_points, hp) if method == "jit" and stretch and ss.get("w_watchable", True) else None
+    return ({**hp, **change} if change else hp), change
 
 
 def run_forget(hp: dict) -> None:
@@ -264,11 +299,22 @@ def run_forget(hp: dict) -> None:
 
 
 with right:
+    # The presets sit beside the canvas (not above it) and folded, so that on a 1280x720 projector the canvas and
+    # the Forget button are on screen; as wide as their labels, wrapping: none is cut off.
+    preset_row = st.expander("Presets: the paper's story in one click", expanded=False).container(
+        horizontal=True, wrap=True, gap="small")
+    for name, p in PRESETS.items():
+        preset_row.button(p.title, key=f"preset_{name}", on_click=apply_preset, args=(name,), width="content",
+                          help=p.story)
     if ws.trained and (ss.pop("forget_requested", False) or run_now):
-        run_forget(cfg.hyperparameters())
+        run_forget(effective_hp(len(ws.selection), stretch=not run_now)[0])  # a preset runs its values as they are
     if draw_mode:
         st.subheader("Draw your own data")
-        st.radio("A click on the canvas", ["Add points", "Remove points"], key="w_draw_action", horizontal=True)
+        actions = ["Add points", "Remove points"] + (["Select to forget"] if ws.trained else [])
+        if ss.get("w_draw_action") not in actions:
+            ss.w_draw_action = "Add points"
+        st.radio("A click on the canvas", actions, key="w_draw_action", horizontal=True,
+                 help="After **Train**, pick *Select to forget* to select drawn points and forget them.")
         st.radio("Class of new points", list(range(config.MAX_CLASSES)), key="w_draw_class", horizontal=True,
                  format_func=lambda c: f"class {c}")
         c1, c2 = st.columns(2)
@@ -277,6 +323,7 @@ with right:
         if c2.button("Train", type="primary", disabled=len(np.unique(ws.y[ws.train_ids])) < 2):
             try:
                 train_with_progress(ws)
+                st.rerun()  # the page above the button (the click actions, the canvas) now shows a trained model
             except ValueError as err:
                 st.error(str(err))
         n_tr = len(ws.train_ids)
@@ -309,10 +356,18 @@ with right:
                       on_click=lambda: ss.workspace.select_region((*ss.q_x, *ss.q_y)))
         st.button("Clear selection", disabled=not ws.selection, on_click=lambda: ss.workspace.clear_selection())
         error, warnings = ws.check_forget(ws.selection)
+        error = error or report.whole_class_error(ws, ws.selection, method)
+        if error and ws.selection:
+            st.caption(f"**Forget is off:** {error}")
         for w in warnings:
             st.warning(w)
-        hp = cfg.hyperparameters()
-        hint = report.frames_hint(len(ws.selection), hp) if method == "jit" and ws.selection else None
+        hp, stretch = effective_hp(len(ws.selection))
+        if stretch and ws.selection:
+            st.caption(f"Forget runs {report.steps_for(len(ws.selection), 1, stretch['epochs'])} optimiser steps: batch "
+                       f"size 1, {stretch['epochs']} pass(es), step size {stretch['lr']:.3g} (the widgets say batch "
+                       f"{cfg.hyperparameters()['batch_size']}, {cfg.hyperparameters()['epochs']} pass(es), "
+                       f"{cfg.hyperparameters()['lr']:g}: too few steps to watch; see *Stretch a short run*).")
+        hint = report.frames_hint(len(ws.selection), hp) if method == "jit" and ws.selection and not stretch else None
         if hint:
             st.caption(f"This run has {report.steps_for(len(ws.selection), hp['batch_size'], hp['epochs'])} optimiser "
                        f"steps, so the animation has few frames.")
@@ -337,7 +392,8 @@ title = "Drawing" if draw_mode else (f"After {len(ws.steps)} forget request{'s' 
 
 
 def canvas_spec(band):
-    """The canvas; after a forget request, its frames held against the retrain band (None: no ghost yet)."""
+    """The Plotly canvas (PLAYGROUND_CANVAS=plotly); after a forget request, its frames held against the
+    retrain band (None: no ghost yet)."""
     spec, k = ws.gridspec, ws.n_classes
     if not ws.trained:
         layers, frames, steps = empty_layers(), None, None
@@ -353,30 +409,83 @@ def canvas_spec(band):
                                 title=title)
 
 
+def canvas_data(band) -> dict:
+    """The canvas component's data: the last forget request's frames (or the model now), the retrain band's
+    majority and agreement (None: no ghost yet), the points and the selection."""
+    steps, run = None, ""
+    if not ws.trained:
+        frames = []
+    elif ws.steps:
+        last = ws.steps[-1]
+        frames, steps = [s for s, _ in last.frames], last.frame_steps
+        run = f"{id(ws)}:{len(ws.steps)}:{id(last)}"
+    else:
+        frames = [ws.layers(ws.original).shade]
+    ghost = Layers(None, None, band.majority(), band.agreed(AGREE)) if band is not None else None
+    mode = "draw" if draw_mode and ss.get("w_draw_action") != "Select to forget" else "select"
+    return payload_for(ws, frames=frames, frame_steps=steps, ghost=ghost, show_test=show_test, title=title,
+                       run=run, autoplay=True, mode=mode,
+                       draw_action="remove" if ss.get("w_draw_action") == "Remove points" else "add",
+                       draw_class=int(ss.get("w_draw_class", 0)), interactive=ws.trained or draw_mode,
+                       ack=int(ss.get("canvas_ack", 0)), version=points_version(ws))
+
+
 n_retrains = int(ss.get("w_retrains", RETRAINS))
+#: The hyperparameters named with a run (all of a method's are in the history and the session file).
+HP_SHOWN = {"jit": ("batch_size", "epochs", "lr", "sigma", "n_samples", "normalize_step", "gradient")}
+
+
+def hp_text(method_name: str, used: dict) -> str:
+    """'batch_size 1, epochs 4, lr 0.00833, ...': the hyperparameters a run used (JiT: the ones that matter)."""
+    keys = HP_SHOWN.get(method_name) or sorted(k for k, v in used.items() if isinstance(v, (int, float, str)))
+    return ", ".join(f"`{k}` {used[k]:.4g}" if isinstance(used[k], float) else f"`{k}` {used[k]}" for k in keys
+                     if k in used)
 chart_kw = dict(theme=None, key="canvas", on_select=on_canvas_select, selection_mode=("points", "box", "lasso"),
                 config={"displaylogo": False})
 band = None
+main_fig = main_data = None
 with left:
-    slot = st.empty()
+    # A container, not st.empty(): an empty placeholder is re-sent first on every rerun, which would unmount the
+    # canvas component and lose its zoom, tool and playback.
+    slot = st.empty() if PLOTLY_CANVAS else st.container()
     if ws.steps and not ws.has_retrain_band(n_retrains):
-        slot.plotly_chart(canvas_spec(None), theme=None)  # the animation first; the K retrains follow
+        if PLOTLY_CANVAS:
+            slot.plotly_chart(canvas_spec(None), theme=None)  # the animation first; the K retrains follow
+        else:
+            with slot:
+                canvas_component(canvas_data(None), key="canvas", on_event=on_canvas_event)
         with right:
             with st.spinner(f"Retraining {n_retrains} models from scratch (seeds 0..{n_retrains - 1}) for comparison..."):
                 ws.retrain_band(n_retrains)
+        if not PLOTLY_CANVAS:
+            st.rerun()  # the same canvas (same key) takes the band; the animation plays on
         slot.empty()
     band = ws.retrain_band(n_retrains) if ws.steps else None
     retrained = ws.retrained() if ws.steps else None
-    main_fig = canvas_spec(band)
-    slot.plotly_chart(main_fig, **chart_kw)
+    if PLOTLY_CANVAS:
+        main_fig = canvas_spec(band)
+        slot.plotly_chart(main_fig, **chart_kw)
+    else:
+        main_data = canvas_data(band)
+        with slot:
+            canvas_component(main_data, key="canvas", on_event=on_canvas_event)
+    if draw_mode:
+        st.caption("Click on the canvas to add a point of the chosen class (or remove the point under the cursor); "
+                   "the point shows at once. Wheel zooms, drag pans.")
     if ws.trained and not draw_mode:
+        how = ("Click a point to (de)select it; for many at once pick the box or lasso tool in the chart's toolbar "
+               "(top right), then drag." if PLOTLY_CANVAS else
+               "Click a point to (de)select it; for many at once pick **Box** or **Lasso** above the canvas (they stay "
+               "on until you pick another tool) and drag. The wheel zooms and a drag with **Click** pans; **Reset "
+               "zoom** or a double-click shows everything. Hover for a point's id and the model's confidence. After "
+               "Forget the animation plays each optimiser step; **step ▶** goes one step at a time; the faint line "
+               "is where the boundary started.")
         st.caption("Filled dots: training points; hollow: test points; ✕: forgotten; ring: selected. Background: "
                    "predicted class, paler where the model is less sure. Solid line: the model's boundary; dashed: "
                    f"the majority boundary of {n_retrains} models retrained from scratch with different seeds; "
                    f"grey cells: the model disagrees with retraining where at least {AGREE:.0%} of the retrains "
                    "agree; yellow cells: the retrains disagree among themselves, so retraining's own randomness "
-                   "decides there and no method can be blamed. Click a point to (de)select it; for many at once "
-                   "pick the box or lasso tool in the chart's toolbar (top right), then drag.")
+                   "decides there and no method can be blamed. " + how)
         if band is not None:
             now = ws.layers(ws.model)
             shares = disagreement_shares(band_layers(now.shade, now.cls, band))
@@ -393,8 +502,9 @@ if ws.trained and ws.steps:
     last = ws.steps[-1]
     with right:
         if last.history:
-            loss_slot.plotly_chart(loss_curve(last.history, title=f"{last.method}: loss per optimiser step"),
-                                   theme=None)
+            with loss_slot.container():
+                st.plotly_chart(loss_curve(last.history, title=f"{last.method}: loss per optimiser step"), theme=None)
+                st.caption(f"{len(last.history)} optimiser steps; used {hp_text(last.method, last.hyperparameters)}")
 
 failed = ss.get("failed_run")
 if failed and ws.trained:
@@ -402,11 +512,17 @@ if failed and ws.trained:
              f"Try a smaller step size (learning rate), e.g. {failed['hp'].get('lr', 0.1) / 10:g}.")
     if failed["frames"]:
         with st.expander("What the failed run did (not applied)", expanded=True):
-            fr = [Layers(s, c) for s, c in failed["frames"]]
-            st.plotly_chart(canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes, layers=fr[-1],
-                                                 train_ids=ws.train_ids, test_ids=ws.test_ids, frames=fr,
-                                                 frame_steps=failed["frame_steps"], show_test=False, height=380,
-                                                 title="The diverged run, step by step"), theme=None)
+            if PLOTLY_CANVAS:
+                fr = [Layers(s, c) for s, c in failed["frames"]]
+                st.plotly_chart(canvas.canvas_figure(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes,
+                                                     layers=fr[-1], train_ids=ws.train_ids, test_ids=ws.test_ids,
+                                                     frames=fr, frame_steps=failed["frame_steps"], show_test=False,
+                                                     height=380, title="The diverged run, step by step"), theme=None)
+            else:
+                canvas_component(payload_for(ws, frames=[s for s, _ in failed["frames"]],
+                                             frame_steps=failed["frame_steps"], show_test=False, show_selection=False,
+                                             title="The diverged run, step by step", run=f"failed:{id(failed)}",
+                                             interactive=False, height=420), key="canvas_failed")
 
 # --- comparison, metrics, history -----------------------------------------------------------------------
 if ws.trained and not draw_mode:
@@ -444,6 +560,7 @@ if ws.trained and "history" not in hide and not draw_mode:
     st.subheader("History")
     for i, s in enumerate(ws.steps, 1):
         st.write(f"{i}. **{s.method}** forgot {len(s.ids)} point(s) in {len(s.history)} steps, {s.seconds:.3f} s")
+        st.caption("Hyperparameters used: " + hp_text(s.method, s.hyperparameters))
     h1, h2, _ = st.columns([1, 1, 4])
     if h1.button("Undo", disabled=not ws.steps, help="Remove the last forget request; its points are selected again."):
         ws.undo()
@@ -463,17 +580,28 @@ if ws.trained and "export" not in hide and not draw_mode:
         st.code(f"{base}?{urlencode(config.to_query(config.with_hidden(cfg, groups)))}", language=None)
         st.caption("Students who open this link see the page without those controls; the settings above still apply.")
     e1, e2, e3 = st.columns(3)
-    e1.download_button("Animation (HTML)", data=lambda: animation_html(main_fig), file_name="unlearning.html",
-                       mime="text/html", disabled=not ws.steps, width="stretch",
-                       help="The canvas with its frames as a standalone web page (plotly.js included, works offline).")
-    try:
-        chromium_path()
-        png_help, png_ok = "The canvas as shown (last frame), rendered by Kaleido with the system Chromium.", True
-    except RuntimeError as err:
-        png_help, png_ok = str(err), False
-    e2.download_button("Figure (PNG)", data=lambda: figure_png(main_fig, width=700, height=700),
-                       file_name="unlearning.png", mime="image/png", disabled=not png_ok, help=png_help,
-                       width="stretch")
+    if PLOTLY_CANVAS:
+        e1.download_button("Animation (HTML)", data=lambda: animation_html(main_fig), file_name="unlearning.html",
+                           mime="text/html", disabled=not ws.steps, width="stretch",
+                           help="The canvas with its frames as a standalone web page (plotly.js included, works "
+                                "offline).")
+        try:
+            chromium_path()
+            png_help, png_ok = "The canvas as shown (last frame), rendered by Kaleido with the system Chromium.", True
+        except RuntimeError as err:
+            png_help, png_ok = str(err), False
+        e2.download_button("Figure (PNG)", data=lambda: figure_png(main_fig, width=700, height=700),
+                           file_name="unlearning.png", mime="image/png", disabled=not png_ok, help=png_help,
+                           width="stretch")
+    else:
+        last = ws.steps[-1] if ws.steps else None
+        caption = (f"{last.method} forgot {len(last.ids)} point(s) in {len(last.history)} optimiser steps; "
+                   f"hyperparameters used: {hp_text(last.method, last.hyperparameters).replace('`', '')}" if last else "")
+        e1.download_button("Animation (HTML)", data=lambda: canvas_html(main_data, caption=caption),
+                           file_name="unlearning.html", mime="text/html", disabled=not ws.steps, width="stretch",
+                           help="The canvas and its frames as one small standalone web page (the same player as "
+                                "here; works offline).")
+        e2.caption("PNG: the canvas's own **PNG** button (above the canvas) saves what it shows.")
     e3.download_button("Session (JSON)", file_name="unlearning-session.json", mime="application/json",
                        data=lambda: session.session_to_json(ws, metrics={"config": query,
                                                                         "table": ss.get("last_metrics", [])}),

@@ -1,7 +1,8 @@
 """The Playground through Streamlit's AppTest (no browser): widget flows, state, URL, failures.
 
-AppTest cannot click Plotly charts (UX.md 3.4), so selection goes through the quick selectors here;
-the canvas click and box selection are covered by the browser tests in tests/e2e.
+AppTest runs no JavaScript, so selection goes through the quick selectors (and canvas events injected as
+the component would send them) here; the canvas' clicks, box, lasso, zoom and playback are covered by the
+browser tests in tests/e2e.
 """
 import json
 from pathlib import Path
@@ -29,8 +30,11 @@ def button(at, label):
     return matches[0]
 
 
-def canvas_spec(at) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+def canvas_data(at) -> dict:
+    """The data the canvas component was mounted with (ui/views/canvas_payload.py)."""
+    found = [e for e in at.get("bidi_component") if e.proto.component_name == "jit_playground_canvas"]
+    assert found, "no canvas component on the page"
+    return json.loads(found[0].proto.json)
 
 
 def test_renders_trained_with_nothing_selected():
@@ -41,9 +45,10 @@ def test_renders_trained_with_nothing_selected():
     assert any("0 points selected" in m.value for m in at.markdown)
     forget = button(at, "Forget with jit")
     assert forget.disabled and "Nothing is selected" in forget.help
-    spec = canvas_spec(at)
-    assert [t["name"] for t in spec["data"][:4]] == ["confidence", "disagrees with retrain", "boundary", "retrained"]
-    assert spec["layout"]["dragmode"] == "pan" and spec["layout"]["clickmode"] == "event+select" and "frames" not in spec
+    data = canvas_data(at)
+    assert data["mode"] == "select" and data["interactive"] and data["selection"] == []
+    assert len(data["frames"]) == 1 and data["run"] == "" and data["ghost"] is None  # the model, no animation yet
+    assert data["res"] == ws.gridspec.resolution and len(data["colors"]) == ws.n_classes
     assert len(at.metric) == 3  # train / test accuracy, forget requests
 
 
@@ -63,13 +68,14 @@ def test_select_forget_undo_reset_through_widgets():
     assert not at.exception
     ws = at.session_state["workspace"]
     assert len(ws.steps) == 1 and len(ws.forgotten) == 5 and not ws.selection
-    spec = canvas_spec(at)
-    assert len(spec["frames"]) == len(ws.steps[0].frames) >= 2
-    assert spec["layout"]["sliders"][0]["active"] == len(spec["frames"]) - 1
-    ghost = spec["data"][3]
-    assert ghost["line"]["dash"] == "dash"  # the retrained boundary is on the canvas
+    data = canvas_data(at)
+    assert len(data["frames"]) == len(ws.steps[0].frames) >= 11  # a watchable run: >= 10 real optimiser steps
+    assert data["steps"] == ws.steps[0].frame_steps and data["steps"][0] == 0 and data["run"] and data["autoplay"]
+    assert ws.steps[0].hyperparameters["batch_size"] == 1  # stretched; the values used are recorded
+    assert data["ghost"] is not None  # the retrained boundary is on the canvas
     # The oracle is a band of K retrains, computed after the animation and cached for this forget set.
-    assert ws.has_retrain_band(8) and spec["data"][1]["zmax"] == 2
+    assert ws.has_retrain_band(8) and data["agreed"] is not None
+    assert any("Hyperparameters used: `batch_size` 1" in c.value for c in at.caption)
     assert any("retrains' range" in m.value and "of 5**" in m.value for m in at.markdown)
     assert any("yellow (retrains split)" in c.value for c in at.caption)
     df = at.dataframe[0].value
@@ -86,7 +92,8 @@ def test_select_forget_undo_reset_through_widgets():
     assert len(ws.steps) == 1 and len(ws.selection) == 5
     button(at, "Reset").click().run()
     ws = at.session_state["workspace"]
-    assert not ws.steps and ws.model is ws.original and "frames" not in canvas_spec(at)
+    data = canvas_data(at)
+    assert not ws.steps and ws.model is ws.original and len(data["frames"]) == 1 and data["run"] == ""
 
 
 def test_url_state_is_read_clamped_and_written_back():
@@ -143,7 +150,7 @@ def test_draw_mode_needs_training_and_other_methods_run():
     assert not at.exception
     ws = at.session_state["workspace"]
     assert ws.source == "drawn" and not ws.trained
-    assert canvas_spec(at)["data"][4]["name"] == "empty space"  # the click grid for new points
+    assert canvas_data(at)["mode"] == "draw" and canvas_data(at)["frames"] == []  # clicks add points; no model yet
     button(at, "Train").click().run()
     assert at.session_state["workspace"].trained
     at.radio(key="w_source").set_value("Generate").run()
@@ -193,3 +200,18 @@ def test_every_method_shows_its_own_summary_and_widgets():
     at.selectbox(key="w_method").select("finetune").run()
     at.selectbox(key="w_method").select("jit").run()  # back: the defaults, not the widgets' minimum
     assert at.number_input(key="hp_jit_sigma").value == METHODS["jit"].defaults()["sigma"]
+
+
+def test_canvas_events_select_and_draw():
+    """What the canvas component sends (ui/state/events.apply_canvas_event) reaches the workspace once."""
+    from ui.state.events import apply_canvas_event
+    at = start()
+    ws = at.session_state["workspace"]
+    a, b = (int(i) for i in ws.train_ids[:2])
+    test_id = int(ws.test_ids[0])
+    ws2, ack = apply_canvas_event(ws, {"kind": "select", "selection": [a, b, test_id], "seq": 1})
+    assert ws2 is ws and ack == 1 and ws.selection == {a, b}  # a test point cannot be selected
+    assert apply_canvas_event(ws, {"kind": "select", "selection": [], "seq": 1}, ack=1) == (ws, 1)  # stale
+    ws3, ack = apply_canvas_event(ws, {"kind": "add", "adds": [[1, 0.5, 0.5, 1], [2, 0.1, 0.2, 0]], "seq": 2}, ack=1)
+    assert ack == 2 and len(ws3.y) == len(ws.y) + 1 and ws3.y[-1] == 0  # the already-applied add is skipped
+    assert not ws3.trained and ws3.source == "drawn"

@@ -12,8 +12,9 @@ from unlearn_core.bench.cli import JIT_ALIASES, audit_note, build_parser, main, 
 from unlearn_core.bench.parsing import Override
 from unlearn_core.bench.sweep import SWEEP_FLAGS
 
-TINY = ["--n-samples", "120", "--epochs", "15", "--seeds", "0,1", "--quiet", "--threads", "1",
-        "--set", "finetune.epochs=2", "--set", "neggrad_plus.epochs=2", "--set", "random_label.epochs=2"]
+SMALL = ["--n-samples", "120", "--epochs", "15", "--seeds", "0,1", "--quiet", "--threads", "1"]
+# The default methods, each kept short (an override for a method that is not run is an error).
+TINY = SMALL + ["--set", "finetune.epochs=2", "--set", "neggrad_plus.epochs=2", "--set", "random_label.epochs=2"]
 
 
 def run_main(argv, capsys):
@@ -63,7 +64,7 @@ def test_cli_indices_replay_keeps_points_in_training(tmp_path):
     _, _, _, _, tr, te = toy_data.train_test_split(X, y, seed=0)
     picks = [int(te[0]), int(te[1]), int(tr[0])]  # two would be test points without keep_in_train
     out = tmp_path / "rows.json"
-    code = main(TINY + ["--setting", "indices", "--forget-indices", ",".join(map(str, picks)),
+    code = main(SMALL + ["--setting", "indices", "--forget-indices", ",".join(map(str, picks)),
                         "--methods", "jit", "--seeds", "0", "--json", str(out)])
     assert code == 0
     rows = json.loads(out.read_text())
@@ -71,9 +72,9 @@ def test_cli_indices_replay_keeps_points_in_training(tmp_path):
 
 
 def test_cli_full_class_and_region(tmp_path):
-    assert main(TINY + ["--setting", "full_class", "--forget-class", "1", "--methods", "jit", "--seeds", "0"]) == 0
-    assert main(TINY + ["--setting", "region", "--forget-region", "-2", "0", "-1", "2", "--methods", "jit",
-                        "--seeds", "0"]) == 0
+    assert main(SMALL + ["--setting", "full_class", "--forget-class", "1", "--methods", "jit", "--seeds", "0"]) == 0
+    assert main(SMALL + ["--setting", "region", "--forget-region", "-2", "0", "-1", "2", "--methods", "jit",
+                         "--seeds", "0"]) == 0
 
 
 @pytest.mark.parametrize("args, message", [
@@ -85,16 +86,17 @@ def test_cli_full_class_and_region(tmp_path):
     (["--set", "jit.sigmaa=1"], r"--set jit\.sigmaa=1: jit has no hyperparameter 'sigmaa'"),
     (["--set", "magic.lr=1"], "unknown method 'magic'"),
     (["--set", "jit.lr"], "expects METHOD.NAME=VALUE"),
-    (["--seeds", "a,b"], "comma-separated integers"),
-    (["--setting", "indices", "--forget-indices", "99999"], "out of range|not in the training split"),
-    (["--setting", "random", "--forget-count", "100000"], "between 1 and"),
-    (["--n-samples", "1"], "n_samples"),
+    (["--seeds", "a,b"], "--seeds: each value must be an integer"),
+    (["--setting", "indices", "--forget-indices", "99999"], "--forget-indices: each value must be an integer"),
+    (["--setting", "indices", "--forget-indices", "200"], "--forget-indices: 200 is out of range"),
+    (["--setting", "random", "--forget-count", "100"], "between 1 and"),
+    (["--n-samples", "1"], "--n-samples: must be an integer from 4 to 50,000"),
     (["--jit-sigma", "-1", "--methods", "jit"], r"--jit-sigma -1: jit: sigma must be"),
     (["--set", "jit.sigma=-1", "--methods", "jit"], r"--set jit\.sigma=-1: jit: sigma must be"),
     (["--jit-n", "2.5"], r"--jit-n 2\.5: jit: n_samples must be an integer"),
     (["--jit-normalize-step", "sgd"], "invalid choice: 'sgd'"),
     (["--audit", "2"], "--audit needs K >= 4"),
-    (["--threads", "0"], "--threads must be >= 1"),
+    (["--threads", "0"], "--threads: must be an integer from 1 to 256"),
 ])
 def test_cli_bad_input_exits_2_with_one_line(args, message, capsys):
     code, _, err = run_main(["--quiet", "--n-samples", "120", "--epochs", "2", "--seeds", "0", *args], capsys)
@@ -231,6 +233,37 @@ def test_sweep_names_every_ignored_flag_and_accepts_the_ones_it_reads():
     argv = ["--sweep", "--methods", "jit", "--jit-lr", "0.1", "--set", "jit.sigma=1", "--setting", "region"]
     assert sweep_ignores(parser, parser.parse_args(argv), argv) == ["--setting", "--methods", "--jit-lr", "--set"]
     reads = ["--sweep", "--seeds", "0", "--hidden", "8", "--activation", "tanh", "--epochs", "3", "--lr", "0.01",
-             "--batch-size", "16", "--device", "cpu", "--json", "x.json", "--quiet", "--threads", "1"]
+             "--batch-size", "16", "--device", "cpu", "--json", "x.json", "--quiet", "--threads", "1",
+             "--engine", "serial", "--address", "auto", "--cpus-per-task", "1", "--gpus-per-task", "0",
+             "--task-retries", "1"]
     assert sorted(f for f in reads if f.startswith("--")) == sorted(SWEEP_FLAGS)
     assert sweep_ignores(parser, parser.parse_args(reads), reads) == []
+
+
+# --- --dataset csv: the user's own 2-D points, through the app's loader ------------------------------------
+
+def test_cli_runs_on_a_csv_file_with_the_apps_loader(tmp_path, capsys):
+    X, y = toy_data.make_dataset("blobs", n_samples=90, classes=3, seed=1)
+    points = tmp_path / "points.csv"
+    toy_data.save_csv(points, X, y, label_names=("cat", "dog", "eel"))
+    out = tmp_path / "rows.json"
+    code, stdout, err = run_main(["--dataset", "csv", "--data-dir", str(points), "--epochs", "10", "--seeds", "0",
+                                  "--quiet", "--threads", "1", "--methods", "jit", "--setting", "indices",
+                                  "--forget-indices", "0,1,2", "--json", str(out)], capsys)
+    assert code == 0, err
+    rows = json.loads(out.read_text())
+    assert [r["method"] for r in rows] == ["original", "retrain", "jit"]
+    assert all(r["dataset"] == "csv" and r["n_forget"] == 3 for r in rows)
+    assert stdout.startswith("csv, setting indices, 3 points forgotten")
+    # the same split as a generated dataset: stratified, seeded by --data-seed, the forget rows kept in training
+    problem = run2d.csv_problem(points, data_seed=0, test_size=0.25, keep_in_train=[0, 1, 2])
+    assert problem.n_classes == 3 and len(problem.train_idx) + len(problem.test_idx) == 90
+    assert {0, 1, 2} <= set(problem.train_idx.tolist())
+
+
+def test_a_diverged_method_is_a_failure_row_named_under_the_table(capsys):
+    """No scikit-learn paragraph: a method whose outputs are no longer finite is a failure row, not an error."""
+    code, stdout, err = run_main(["--n-samples", "80", "--epochs", "3", "--seeds", "0", "--quiet", "--threads", "1",
+                                  "--methods", "jit", "--set", "jit.lr=10", "--set", "jit.epochs=50"], capsys)
+    assert code == 0 and "jit did not run to a usable model: diverged" in stdout, stdout + err
+    assert "Traceback" not in err and "scikit-learn" not in stdout + err

@@ -16,6 +16,7 @@ from toy_data import (
     make_dataset,
     save_csv,
 )
+from toy_data.csv_io import MAX_CSV_ABS
 
 
 def load_text(text):
@@ -55,7 +56,7 @@ def test_round_trip_is_exact(name, tmp_path):
 
 def test_round_trip_extreme_floats():
     X = np.array(
-        [[1e-45, -3.4028235e38], [0.1, -0.0], [123456.789, 1e-30], [np.pi, -np.e]], dtype=np.float32
+        [[1e-45, -MAX_CSV_ABS], [0.1, -0.0], [123456.789, 1e-30], [np.pi, MAX_CSV_ABS]], dtype=np.float32
     )
     y = np.array([0, 1, 0, 1])
     buffer = io.BytesIO()
@@ -255,6 +256,10 @@ def test_row_with_too_many_fields():
         ("-Infinity", "'-Infinity' is infinite or too large"),
         ("1e999", "'1e999' is infinite or too large"),
         ("4e38", "'4e38' is infinite or too large"),
+        ("3.4e38", "'3.4e38' is too large; coordinates must lie within ±1,000,000. Rescale"),
+        ("-3.4e38", "'-3.4e38' is too large"),
+        ("1e30", "'1e30' is too large"),
+        ("1000000.5", "'1000000.5' is too large"),
     ],
 )
 @pytest.mark.parametrize("column", ["x", "Y"])
@@ -271,9 +276,9 @@ def test_bad_numbers(cell, phrase, column):
     assert err.row == 4 and err.column == column
 
 
-def test_largest_float32_is_accepted():
-    X, _ = load_text("x,y,label\n3.4028235e38,-3.4028235e38,a\n0,0,b\n")
-    assert np.isfinite(X).all()
+def test_largest_float32_is_refused_with_a_rescale_hint():
+    err = error_for("x,y,label\n3.4028235e38,-3.4028235e38,a\n0,0,b\n")
+    assert "too large" in str(err) and "Rescale" in str(err) and err.row == 2
 
 
 def test_empty_label():
@@ -361,6 +366,8 @@ def test_unsupported_source_type():
         (np.zeros((3, 2)), [[0], [1], [0]], r"y must have shape \[3\]"),
         (np.array([[0, np.nan], [1, 1]]), [0, 1], "finite"),
         (np.array([[0, 1e39], [1, 1]]), [0, 1], "float32 range"),
+        (np.array([[0, 3.4e38], [1, 1]]), [0, 1], "within ±1,000,000"),
+        (np.array([[0, -2e6], [1, 1]]), [0, 1], "within ±1,000,000"),
         (np.array([["a", "b"], ["c", "d"]]), [0, 1], "X must be numeric"),
         (np.zeros((2, 2)), ["a", " "], r"y\[1\] is an empty label"),
         (np.zeros((2, 2)), [0.5, 1.0], "whole numbers"),
@@ -433,7 +440,7 @@ def valid_csv_text(draw):
     n = draw(st.integers(min_value=1, max_value=12))
     header = draw(st.permutations(["x", "y", "label"] + draw(st.sampled_from([[], ["extra"]]))))
     labels = draw(st.sampled_from([["0", "1"], ["a", "b", "c"], ["3", "7"], ["only"]]))
-    numbers = st.floats(allow_nan=False, allow_infinity=False, width=32).map(repr)
+    numbers = st.floats(min_value=-MAX_CSV_ABS, max_value=MAX_CSV_ABS, width=32).map(repr)
     rows = []
     for _ in range(n):
         cells = {"x": draw(numbers), "y": draw(numbers), "label": draw(st.sampled_from(labels)),
@@ -479,3 +486,12 @@ def test_valid_generated_csv_loads_or_has_one_class(text):
         assert "Only one class" in str(err)
         return
     assert X.shape[0] == text.count("\n") - 1
+
+
+def test_extreme_coordinates_are_refused_at_the_boundary_with_a_message():
+    """±3.4e38 is a float32 but no usable coordinate (issue 14: the app showed a RuntimeError traceback)."""
+    for value in ("3.4e38", "-3.4e38", "1e30", "-1e7"):
+        err = error_for(f"x,y,label\n0,0,a\n1,1,b\n{value},2,a\n")
+        assert err.row == 4 and err.column == "x" and "Rescale the column" in str(err)
+    X, y = load_text(f"x,y,label\n{-MAX_CSV_ABS},0,a\n{MAX_CSV_ABS},1e-30,b\n")
+    assert X.max() == MAX_CSV_ABS and X.min() == -MAX_CSV_ABS

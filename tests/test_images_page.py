@@ -48,7 +48,8 @@ def row(method, seed=0, setting="full_class", target="3", **metrics):
 
 # --- choices and the config --------------------------------------------------------------------------
 
-def test_targets_per_dataset_and_setting(tmp_path):
+def test_targets_per_dataset_and_setting(tmp_path, monkeypatch):
+    monkeypatch.setenv(im.DATA_ROOT_ENV, str(tmp_path))  # the page reads only inside its data folder
     digits = [str(k) for k in range(10)]
     assert im.targets_for("digits", "full_class") == digits == im.targets_for("digits", "sub_class")
     assert im.targets_for("digits", "random") == []
@@ -62,7 +63,7 @@ def test_targets_per_dataset_and_setting(tmp_path):
         im.targets_for("cifar10", "sub_class")
     write_fake_folder(tmp_path / "faces", classes=["ann", "bob", "cy"], per_class=2, size=8)
     assert im.targets_for("folder", "full_class", str(tmp_path / "faces")) == ["ann", "bob", "cy"]
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(ValueError, match="No data at"):
         im.targets_for("folder", "full_class", str(tmp_path / "nope"))
     assert im.settings_for("digits") == ("full_class", "sub_class", "random")
     assert im.settings_for("cifar10") == ("full_class", "random")
@@ -91,7 +92,7 @@ def test_make_config_builds_what_the_cli_would():
     (dict(methods=["nope"]), "unknown method"),
     (dict(dataset="mnist"), "unknown image dataset"),
     (dict(dataset="cifar10"), "nothing is downloaded"),
-    (dict(dataset="cifar10", data_dir="/definitely/not/here"), "does not exist"),
+    (dict(dataset="cifar10", data_dir="/definitely/not/here"), "No data at"),
     (dict(dataset="folder", data_dir=""), "needs a data path"),
     (dict(target="12"), "pick the class to forget"),
     (dict(setting="sub_class", target="ten"), "pick the fine class"),
@@ -108,7 +109,8 @@ def test_make_config_refuses_bad_input_with_a_reason(kw, message):
         im.make_config(**kw)
 
 
-def test_data_paths_are_checked_with_the_loaders_messages(tmp_path):
+def test_data_paths_are_checked_with_the_loaders_messages(tmp_path, monkeypatch):
+    monkeypatch.setenv(im.DATA_ROOT_ENV, str(tmp_path))  # paths outside it: tests/test_paths.py
     archive = write_fake_cifar(tmp_path, "cifar10", n_train=20, n_test=10)
     assert im.check_data_path("cifar10", f"  {archive}  ") == str(archive)
     assert im.check_data_path("cifar10", str(tmp_path)) == str(tmp_path)  # a folder holding the archive
@@ -377,14 +379,15 @@ def test_page_digits_sub_class_uses_parity_labels():
 
 
 @pytest.mark.slow
-def test_page_explains_data_paths_and_loader_errors(tmp_path):
+def test_page_explains_data_paths_and_loader_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv(im.DATA_ROOT_ENV, str(tmp_path))
     at = start()
     at.selectbox(key="images_dataset").select("cifar10").run()
     assert not at.exception
     assert any("nothing is downloaded" in c.value for c in at.caption)
     assert any("needs a data path" in e.value for e in at.error) and not at.button
     at.text_input(key="images_data_dir").input(str(tmp_path / "missing")).run()
-    assert any("does not exist" in e.value for e in at.error) and not at.button
+    assert any("No data at" in e.value for e in at.error) and not at.button
     assert at.selectbox(key="images_model_cifar10").value == "vgg11"
     assert any("needs a GPU" in o for o in at.selectbox(key="images_model_cifar10").options)
     # A (fake, tiny) CIFAR-10 archive: the targets, then a run on the CPU with the small CNN.

@@ -11,7 +11,10 @@ File format
 * UTF-8 text (a UTF-8 byte order mark is fine), comma-separated.
 * A header row naming the columns ``x``, ``y`` and ``label`` in any order
   (case-insensitive, surrounding spaces ignored); other columns are ignored.
-* ``x`` and ``y`` are finite decimal numbers (dot as decimal separator).
+* ``x`` and ``y`` are finite decimal numbers (dot as decimal separator) within
+  ±1,000,000 (``MAX_CSV_ABS``): larger coordinates are refused with a message
+  that says to rescale the column, because training (which standardises the
+  inputs) and the decision-boundary grid overflow float32 long before ±3.4e38.
 * ``label`` is a class name: integers (``0``, ``7``, ``-1``) or text (``cat``).
   Labels are mapped to ``0..k-1`` in sorted order (numeric order when all
   labels are integers), with 2 to 20 classes.
@@ -30,6 +33,7 @@ import numpy as np
 
 __all__ = [
     "CSVFormatError",
+    "MAX_CSV_ABS",
     "MAX_CSV_BYTES",
     "MAX_CSV_CLASSES",
     "MAX_CSV_ROWS",
@@ -44,6 +48,8 @@ MAX_CSV_BYTES = 20 * 1024 * 1024
 MAX_CSV_ROWS = 50_000
 #: Largest accepted number of distinct labels.
 MAX_CSV_CLASSES = 20
+#: Largest accepted coordinate magnitude (|x| and |y|); larger values are refused, asking to rescale.
+MAX_CSV_ABS = 1e6
 
 REQUIRED_COLUMNS = ("x", "y", "label")
 _SHOW_CHARS = 30
@@ -313,6 +319,14 @@ def _parse_number(cell: str, row: int, column: str) -> float:
         problem = "is NaN (not a number)"
     elif math.isinf(value) or abs(value) >= _FLOAT32_OVERFLOW:
         problem = "is infinite or too large (the limit is about ±3.4e38)"
+    elif abs(value) > MAX_CSV_ABS:
+        raise CSVFormatError(
+            f"Row {row}, column {column!r}: {_show(text)} is too large; coordinates must lie "
+            f"within ±{MAX_CSV_ABS:,.0f}. Rescale the column (e.g. divide it by 1000, or "
+            "standardise it) and upload the file again.",
+            row=row,
+            column=column,
+        )
     else:
         return value
     raise CSVFormatError(
@@ -540,6 +554,10 @@ def _csv_text(X: np.ndarray, y, label_names=None) -> str:
     X64 = X.astype(np.float64)
     if not np.all(np.isfinite(X64)) or np.any(np.abs(X64) >= _FLOAT32_OVERFLOW):
         raise ValueError("X must contain only finite values within the float32 range.")
+    if np.any(np.abs(X64.astype(np.float32)) > MAX_CSV_ABS):
+        raise ValueError(
+            f"X must lie within ±{MAX_CSV_ABS:,.0f} (what load_csv accepts); rescale it first."
+        )
     labels = _label_strings(y, label_names)
 
     buffer = io.StringIO()

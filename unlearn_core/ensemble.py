@@ -18,7 +18,11 @@ finetune and random_label batched; other methods fall back to a plain loop over 
 ``Ensemble.repeat(seeds)`` stacks K copies of one model, so one original can be unlearned K times
 with K seeds at once (the NeurIPS 2023 challenge's protocol, ``unlearn_core.audit``).
 
-Limits: models with BatchNorm (running statistics updated in place) cannot be stacked; use a loop.
+Limits: models with BatchNorm (running statistics updated in place) cannot be stacked, and models with
+active dropout cannot be trained stacked (vmap draws no random masks); use a loop.
+
+Randomness: every draw comes from generators seeded with the members' seeds (shuffles, JiT noise,
+``models.reinitialize`` for retrain), never from torch's global one.
 """
 from __future__ import annotations
 
@@ -154,6 +158,10 @@ def train_ensemble(ens: Ensemble, X: torch.Tensor, y: torch.Tensor, *, epochs: i
     each epoch with the members' mean training loss and accuracy.
     """
     check_recipe(epochs, lr, batch_size)
+    for name, m in ens.template.named_modules():
+        if isinstance(m, nn.Dropout) and m.p > 0:
+            raise ValueError(f"cannot train a batched ensemble of models with dropout ({name}, p={m.p}): vmap draws "
+                             "no random masks; train such models one by one (batched=False)")
     K, n, dev = len(ens), len(X), ens.device
     y2 = y.unsqueeze(0).expand(K, n) if y.ndim == 1 else y
     params = {k: v.detach().clone().requires_grad_(True) for k, v in ens.params.items()}

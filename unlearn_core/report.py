@@ -130,19 +130,60 @@ def table(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str, rows: list[dict]) -> None:
-    """Write atomically: a temporary file in the same folder, then rename."""
+def strict_json(value):
+    """``value`` as strict JSON data: NaN and ±inf become None (JSON ``null``; bare ``NaN`` is not JSON
+    and strict readers reject it), numpy scalars and arrays become Python numbers and lists, tuples lists."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return strict_json(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "item"):  # a one-element tensor
+        return strict_json(value.item())
+    return str(value)
+
+
+def _default_mode() -> int:
+    """The permissions a plain ``open(path, "w")`` would give a new file: 0666 minus the umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file with a unique name (``mkstemp``) in the same
+    folder, flushed, given the permissions an ordinary write would (mkstemp makes 0600), then renamed
+    over ``path``. A reader sees the old file or the new one, never an empty or partial one, and two
+    writers sharing a folder never write into each other's temporary file."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(rows, fh, indent=1, default=float)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json(path: str, rows) -> None:
+    """Write ``rows`` as strict JSON (NaN -> null; ``strict_json``), atomically (``atomic_write_text``)."""
+    atomic_write_text(path, json.dumps(strict_json(rows), indent=1, allow_nan=False))
 
 
 #: The image bench's columns: (key, header, as percent); the gap to retrain goes on IMAGE_GAP_KEYS.

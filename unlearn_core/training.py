@@ -8,7 +8,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from unlearn_core.data import as_xy, resolve_device
-from unlearn_core.models import Standardize
+from unlearn_core.models import Standardize, dropout_rng, stream_seed
 
 #: The default 2-D training recipe (Adam). ``fit`` records the recipe it used on the model as
 #: ``model.fit_recipe`` so that "retrain" can repeat it exactly.
@@ -63,8 +63,9 @@ def fit(model: nn.Module, X, y, *, epochs: int = FIT_DEFAULTS["epochs"], lr: flo
         callback: Callable[[int, dict, nn.Module], None] | None = None) -> list[dict]:
     """Train ``model`` in place with Adam and cross-entropy; return the per-epoch history.
 
-    X: [n, ...] float inputs; y: [n] int labels. Shuffling uses a ``torch.Generator`` seeded with
-    ``seed``, so the same seed gives the same model on CPU (weights are not re-initialised here:
+    X: [n, ...] float inputs; y: [n] int labels. Shuffling (and the library's dropout) use
+    ``torch.Generator`` objects seeded from ``seed``, never torch's global one, so the same seed gives the
+    same model on CPU, whatever other threads do (weights are not re-initialised here:
     construct the model with a seed, or call ``reinitialize``). A ``Standardize`` stage whose
     statistics are unset gets them from X. The model is moved to ``device`` and left in eval mode.
     ``callback(epoch, entry, model)`` runs after each epoch; ``entry`` is
@@ -107,7 +108,8 @@ def train_loop(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: in
     """The mini-batch Adam loop shared by ``fit`` and the training-based baselines.
 
     X, y are tensors already on the model's device. Each epoch visits X in an order shuffled by a
-    generator seeded with ``seed``. ``batch_loss(model, xb, yb) -> (loss, logits)`` (default:
+    generator seeded with ``seed``; the model's ``models.Dropout`` layers draw from a stream of ``seed``
+    too (``dropout_rng``), so nothing comes from torch's global generator. ``batch_loss(model, xb, yb) -> (loss, logits)`` (default:
     cross-entropy). ``on_step(step, loss)`` gets the detached loss tensor after every optimiser
     step; ``on_epoch(epoch, mean_loss, accuracy)`` gets floats after every epoch. The model is in
     train mode during the loop and in eval mode after it.
@@ -118,22 +120,23 @@ def train_loop(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, epochs: in
     gen = torch.Generator().manual_seed(int(seed))
     model.train()
     step = 0
-    for epoch in range(int(epochs)):
-        loss_sum = torch.zeros((), device=dev)
-        correct = torch.zeros((), device=dev, dtype=torch.int64)
-        for idx in batches(len(X), int(batch_size), gen, dev):
-            loss, logits = batch_loss(model, X[idx], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
-            if on_step is not None:
-                on_step(step, loss.detach())
+    with dropout_rng(stream_seed(seed, 1)):
+        for epoch in range(int(epochs)):
+            loss_sum = torch.zeros((), device=dev)
+            correct = torch.zeros((), device=dev, dtype=torch.int64)
+            for idx in batches(len(X), int(batch_size), gen, dev):
+                loss, logits = batch_loss(model, X[idx], y[idx])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                if on_step is not None:
+                    on_step(step, loss.detach())
+                if on_epoch is not None:
+                    loss_sum += loss.detach() * len(idx)
+                    correct += (logits.detach().argmax(1) == y[idx]).sum()
             if on_epoch is not None:
-                loss_sum += loss.detach() * len(idx)
-                correct += (logits.detach().argmax(1) == y[idx]).sum()
-        if on_epoch is not None:
-            on_epoch(epoch + 1, float(loss_sum) / len(X), float(correct) / len(X))
+                on_epoch(epoch + 1, float(loss_sum) / len(X), float(correct) / len(X))
     model.eval()
 
 

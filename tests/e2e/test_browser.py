@@ -1,6 +1,6 @@
 """The playground in a real browser: Streamlit server + headless system Chromium, driven by Playwright.
 
-What AppTest cannot do (UX.md 3.4): click and drag on the Plotly canvas, run its animation, read the
+What AppTest cannot do (UX.md 3.4): click and drag on the canvas component, run its animation, read the
 URL the browser shows. Run alone with ``python -m pytest -q tests/e2e``; skipped without Playwright or
 Chromium (see conftest.py).
 """
@@ -18,75 +18,18 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, hover_click, settle  # noqa: E402
+from .canvasutil import (ROOT, drag, frame_classes, frame_grid, ids_inside, isolated_point,  # noqa: E402
+                         open_canvas_page, plot_box, points, selected, state)
+from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a real server and browser: not in the fast loop
 expect.set_options(timeout=10_000)
 
-CANVAS = "[data-testid='stPlotlyChart']"  # the first chart on the playground is the canvas
 PLAYGROUND_TITLE = "Forget points, watch the boundary move"
-
-# Helpers installed in every page before its scripts run. The canvas' trace order is fixed
-# (ui/views/canvas.py): 0 shade, 1 disagreement, 2 boundary, 3 retrained boundary, then the scatters.
-HELPERS = """
-window.e2e = {
-  gd() { return document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot"); },
-  traceNames() { return this.gd().data.map(t => t.name); },
-  trace(name) { return this.gd()._fullData.find(t => t.name === name) || null; },
-  ids(name) { const t = this.trace(name); return t ? Array.from(t.customdata || [], Number) : null; },
-  grid(i) { return this.gd()._fullData[i].z.map(r => Array.from(r)); },
-  // Centre (page pixels) of the training point of trace `name` farthest from every other drawn point,
-  // so that a click cannot land on a neighbour; with its global id (customdata).
-  isolatedPoint(name) {
-    const gd = this.gd();
-    const scatters = gd._fullData.filter(t => t.type === 'scatter');
-    const groups = Array.from(gd.querySelectorAll('g.trace.scatter'));
-    if (groups.length !== scatters.length) return null;
-    const pts = [];
-    groups.forEach((g, gi) => g.querySelectorAll('path.point').forEach((p, pi) => {
-      const r = p.getBoundingClientRect();
-      pts.push({name: scatters[gi].name, trace: scatters[gi], pi, x: r.x + r.width / 2, y: r.y + r.height / 2});
-    }));
-    const plot = gd.querySelector('.nsewdrag').getBoundingClientRect();
-    let best = null;
-    for (const a of pts) {
-      if (a.name !== name) continue;
-      if (a.x < plot.left + 15 || a.x > plot.right - 15 || a.y < plot.top + 15 || a.y > plot.bottom - 15) continue;
-      let d = Infinity;
-      for (const b of pts) if (b !== a) d = Math.min(d, Math.hypot(a.x - b.x, a.y - b.y));
-      if (!best || d > best.d) best = {x: a.x, y: a.y, d, id: Number(a.trace.customdata[a.pi])};
-    }
-    return best;
-  },
-  // Global ids of the training points (traces "class k") inside a rectangle given in page pixels.
-  trainIdsInside(x0, y0, x1, y1) {
-    const gd = this.gd(), fl = gd._fullLayout, plot = gd.querySelector('.nsewdrag').getBoundingClientRect();
-    const px = v => plot.left + fl.xaxis.d2p(v), py = v => plot.top + fl.yaxis.d2p(v);
-    const out = [];
-    for (const t of gd._fullData) {
-      if (!/^class \\d+$/.test(t.name)) continue;
-      for (let i = 0; i < t.x.length; i++) {
-        const X = px(t.x[i]), Y = py(t.y[i]);
-        if (X >= x0 && X <= x1 && Y >= y0 && Y <= y1) out.push(Number(t.customdata[i]));
-      }
-    }
-    return out.sort((a, b) => a - b);
-  },
-};
-"""
-
-
 
 
 def open_playground(page: Page, base: str, query: str) -> None:
-    page.add_init_script(HELPERS)
-    page.goto(f"{base}/{query}")
-    page.wait_for_selector("[data-testid='stAppViewContainer']")
-    page.locator(f"{CANVAS} .js-plotly-plot").first.wait_for(timeout=RUN_TIMEOUT_MS)
-    settle(page)
-    page.wait_for_function("() => window.e2e.gd() && window.e2e.gd()._fullData && "
-                           "window.e2e.gd().querySelectorAll('path.point').length > 0")
-    assert_no_exception(page)
+    open_canvas_page(page, base, query)
 
 
 def selected_heading(page: Page):
@@ -97,82 +40,72 @@ def selected_count(page: Page) -> int:
     return int(selected_heading(page).inner_text().split()[0])
 
 
-def click_point(page: Page, trace_name: str, attempts: int = 4) -> int:
-    """Click a training point of ``trace_name`` with the real mouse until the page reports it selected;
-    returns its global id. Retries because a click can be lost (plotly.js#6898)."""
-    page.locator(CANVAS).first.scroll_into_view_if_needed()
-    for _ in range(attempts):
-        pt = page.evaluate("name => window.e2e.isolatedPoint(name)", trace_name)
-        assert pt is not None, f"no {trace_name!r} point drawn on the canvas: {page.evaluate('window.e2e.traceNames()')}"
-        hover_click(page, pt["x"], pt["y"])
-        settle(page)
-        try:
-            expect(selected_heading(page)).to_have_text("1 point selected", timeout=5_000)
-            return pt["id"]
-        except AssertionError:
-            assert selected_count(page) == 0, "a click selected more than one point"
-    modes = page.evaluate("[window.e2e.gd()._fullLayout.dragmode, window.e2e.gd()._fullLayout.clickmode]")
-    raise AssertionError(f"{attempts} clicks on a {trace_name!r} point did not select it (canvas dragmode={modes[0]!r}, "
-                         f"clickmode={modes[1]!r}; Streamlit's chart sets clickmode 'event', so clicks do not select, "
-                         f"whenever dragmode is 'select' or 'lasso')")
+def click_point(page: Page, kind: str = "train") -> int:
+    """Click the most isolated point of ``kind`` with the real mouse; the ring shows at once and the page
+    reports it selected after the rerun. Returns its global id."""
+    page.locator(ROOT).scroll_into_view_if_needed()
+    pt = isolated_point(page, kind)
+    page.mouse.click(pt["x"], pt["y"])
+    assert selected(page) == [pt["id"]], "the ring is not on the clicked point"
+    settle(page)
+    expect(selected_heading(page)).to_have_text("1 point selected", timeout=5_000)
+    return pt["id"]
 
 
 def test_click_select_forget_animate(app_page: Page, app_url: str):
     """The app loads, a click on a data point selects it, Forget runs, the animation appears and plays,
     and the boundary differs from before."""
     page = app_page
-    # epochs=3: three optimiser steps for one point, so the animation has four frames.
+    # epochs=3 with one point: stretched to batch 1 and 10 passes (>= 10 steps to watch), so 11 frames.
     open_playground(page, app_url, "?dataset=moons&n=300&seed=0&epochs=3")
-    names = page.evaluate("window.e2e.traceNames()")
-    assert names[:4] == ["confidence", "disagrees with retrain", "boundary", "retrained"], names
-    assert "class 0" in names and "forgotten" not in names
+    pts = points(page)
+    assert any(p["kind"] == "train" and p["cls"] == 0 for p in pts) and not any(p["kind"] == "forgotten" for p in pts)
+    assert state(page)["frames"] == "1"  # the model, no animation yet
     expect(selected_heading(page)).to_have_text("0 points selected")
     expect(page.get_by_role("button", name="Forget with jit")).to_be_disabled()
-    shade_before = page.evaluate("window.e2e.grid(0)")
-    boundary_before = page.evaluate("window.e2e.grid(2)")
+    shade_before = frame_grid(page, 0)
+    boundary_before = frame_classes(page, 0)
 
-    pid = click_point(page, "class 0")
-    assert page.evaluate("window.e2e.ids('selected')") == [pid], "the selection ring is not on the clicked point"
+    pid = click_point(page)
+    assert selected(page) == [pid]
 
     forget = page.get_by_role("button", name="Forget with jit")
     expect(forget).to_be_enabled()
     forget.click()
+    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.run", timeout=RUN_TIMEOUT_MS)
     settle(page)
     assert_no_exception(page)
 
-    play = page.locator(f"{CANVAS} g.updatemenu-button").filter(has_text="Play").first
-    expect(play).to_be_attached(timeout=RUN_TIMEOUT_MS)
-    frames = page.evaluate("window.e2e.gd()._transitionData._frames.map(f => f.name)")
-    assert len(frames) == 4 and frames[0] == "0", frames
-    assert page.evaluate("window.e2e.ids('forgotten')") == [pid]
-    assert pid not in page.evaluate("window.e2e.ids('class 0')")
-    assert page.evaluate("window.e2e.trace('selected')") is None
+    n = int(state(page)["frames"])
+    assert n == 11, n  # frames 0..10: before, then after each of the 10 optimiser steps
+    assert page.evaluate(f"() => document.querySelector(\"{ROOT}\").__view.steps")[0] == 0
+    forgotten = [p["id"] for p in points(page) if p["kind"] == "forgotten"]
+    assert forgotten == [pid]
+    assert pid not in [p["id"] for p in points(page) if p["kind"] == "train"]
+    assert selected(page) == []
     expect(selected_heading(page)).to_have_text("0 points selected")
     expect(page.get_by_text(re.compile(r"\bjit forgot 1 point"))).to_be_visible()  # the History
 
-    # The static canvas shows the last frame: the model after unlearning.
-    shade_after = page.evaluate("window.e2e.grid(0)")
-    boundary_after = page.evaluate("window.e2e.grid(2)")
-    changed = sum(a != b for ra, rb in zip(shade_before, shade_after) for a, b in zip(ra, rb))
+    # The last frame is the model after unlearning.
+    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.playing === 'false'", timeout=30_000)
+    shade_after = frame_grid(page, n - 1)
+    boundary_after = frame_classes(page, n - 1)
+    changed = sum(a != b for a, b in zip(shade_before, shade_after))
     assert changed > 0, "the canvas' class/confidence grid did not change after Forget"
-    moved = sum(a != b for ra, rb in zip(boundary_before, boundary_after) for a, b in zip(ra, rb))
+    moved = sum(a != b for a, b in zip(boundary_before, boundary_after))
     assert moved > 0, f"the decision boundary did not move ({changed} confidence cells changed)"
 
-    # Play: the slider starts at the last frame and steps through the frames.
-    last = len(frames) - 1
-    assert page.evaluate("window.e2e.gd()._fullLayout.sliders[0].active") == last
-    page.evaluate("""() => { window.e2e.seen = []; const gd = window.e2e.gd();
-        const poll = () => { window.e2e.seen.push(gd._fullLayout.sliders[0].active);
-                             if (window.e2e.seen.length < 2000) requestAnimationFrame(poll); };
-        poll(); }""")
-    play.scroll_into_view_if_needed()
-    box = play.bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.wait_for_function(f"() => window.e2e.seen.some(a => a < {last}) && "
-                           f"window.e2e.gd()._fullLayout.sliders[0].active === {last}", timeout=15_000)
-    seen = page.evaluate("window.e2e.seen")
-    played = sorted({a for a in seen if a < last})
-    assert len(played) >= 2, f"the slider did not step through the frames while playing: {seen}"
+    # Play: from the last frame it starts over and steps through the frames.
+    assert state(page)["frame"] == str(n - 1)
+    page.evaluate(f"""() => {{ window.seen = []; const r = document.querySelector("{ROOT}");
+        const poll = () => {{ window.seen.push(+r.dataset.frame); if (window.seen.length < 2000) requestAnimationFrame(poll); }};
+        poll(); }}""")
+    page.locator(f"{ROOT} button[data-action='play']").click()
+    page.wait_for_function(f"() => window.seen.some(a => a < {n - 1}) && "
+                           f"document.querySelector(\"{ROOT}\").dataset.frame === '{n - 1}' && "
+                           f"document.querySelector(\"{ROOT}\").dataset.playing === 'false'", timeout=15_000)
+    played = sorted({a for a in page.evaluate("window.seen") if a < n - 1})
+    assert len(played) >= 2, f"the player did not step through the frames while playing: {played}"
     assert_no_exception(page)
 
 
@@ -192,32 +125,25 @@ def test_url_config_and_box_selection(app_page: Page, app_url: str):
         assert part in page.url, (part, page.url)
     expect(selected_heading(page)).to_have_text("0 points selected")
 
-    chart = page.locator(CANVAS).first
-    chart.scroll_into_view_if_needed()
-    chart.hover()  # the modebar shows on hover
-    select_tool = chart.locator(".modebar-btn[data-val='select']")
-    if select_tool.count():
-        select_tool.first.click()
-    assert page.evaluate("window.e2e.gd()._fullLayout.dragmode") == "select"
-    plot = chart.locator(".nsewdrag").first.bounding_box()
+    page.locator(ROOT).scroll_into_view_if_needed()
+    page.locator(f"{ROOT} button[data-tool='box']").click()
+    assert state(page)["tool"] == "box"
+    plot = plot_box(page)
     x0, y0 = plot["x"] + 0.30 * plot["width"], plot["y"] + 0.30 * plot["height"]
     x1, y1 = plot["x"] + 0.62 * plot["width"], plot["y"] + 0.62 * plot["height"]
-    inside = page.evaluate("b => window.e2e.trainIdsInside(...b)", [x0, y0, x1, y1])
+    inside = ids_inside(page, x0, y0, x1, y1)
     margin = 3  # pixels: points on the rectangle's edge may fall either way
-    core = page.evaluate("b => window.e2e.trainIdsInside(...b)", [x0 + margin, y0 + margin, x1 - margin, y1 - margin])
-    outer = page.evaluate("b => window.e2e.trainIdsInside(...b)", [x0 - margin, y0 - margin, x1 + margin, y1 + margin])
+    core = ids_inside(page, x0 + margin, y0 + margin, x1 - margin, y1 - margin)
+    outer = ids_inside(page, x0 - margin, y0 - margin, x1 + margin, y1 + margin)
     assert len(inside) > 5, "the test's rectangle holds too few training points"
 
-    page.mouse.move(x0, y0)
-    page.mouse.down()
-    page.mouse.move(x1, y1, steps=10)
-    page.mouse.up()
+    drag(page, [(x0, y0), (x1, y1)])
     settle(page)
     expect(selected_heading(page)).not_to_have_text("0 points selected", timeout=10_000)
     n = selected_count(page)
-    selected = page.evaluate("window.e2e.ids('selected')")
-    assert n > 1 and len(selected) == n, (n, selected)
-    assert set(core) <= set(selected) <= set(outer), "the selection is not the training points inside the box"
+    sel = selected(page)
+    assert n > 1 and len(sel) == n, (n, sel)
+    assert set(core) <= set(sel) <= set(outer), "the selection is not the training points inside the box"
     assert page.url.count("sigma=0.4") == 1 and "dataset=circles" in page.url
     assert_no_exception(page)
 
@@ -281,5 +207,5 @@ def test_bad_csv_keeps_data_and_session_file_restores_state(app_page: Page, app_
     page.locator("[data-testid='stSidebar'] input[type='file']").set_input_files(str(session))
     settle(page)
     expect(page.get_by_text("jit forgot 10 point(s)")).to_be_visible()  # the forget history is back
-    assert page.evaluate("window.e2e.gd()._fullData.some(t => t.name === 'forgotten' && t.x.length === 10)")
+    page.wait_for_function(f"() => document.querySelectorAll(\"{ROOT} li[data-kind=forgotten]\").length === 10")
     assert_no_exception(page)

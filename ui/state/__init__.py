@@ -2,7 +2,9 @@
 
     workspace  the Playground's data, original model and history of forget requests
     config     one source of the page's defaults and limits; the URL round trip
-    session    session files: a Workspace as JSON and back, validated
+    session    session files: a Workspace as JSON and back, validated (bounded to what the app produces)
+    cache      trained models shared by the server's sessions (keyed by a hash of their configuration, LRU by bytes)
+    memory     handing memory that ended sessions freed back to the system (glibc)
     grids      a model's class probabilities on the canvas grid, as uint8 layers
     events     what a chart's selection state says was clicked, and what it does to the workspace
     presets    one-click stories: a configuration and the points to forget

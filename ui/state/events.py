@@ -1,4 +1,5 @@
-"""Canvas events: what a ``st.plotly_chart`` selection state says was clicked, and what it does.
+"""Canvas events: what the canvas component (``apply_canvas_event``) or a ``st.plotly_chart`` selection
+state says was clicked, and what it does.
 
 A selection state arrives as Streamlit's ``PlotlyState`` or, under AppTest, as a plain dict; both
 are read the same way. Every selectable trace of the app's figures carries global point ids in
@@ -88,3 +89,47 @@ def apply_event(ws: Workspace, event, *, mode: str = "forget", draw_class: int =
     else:
         ws.toggle(ids)
     return ws
+
+
+def apply_canvas_event(ws: Workspace, event: dict | None, *, ack: int = 0,
+                       version: str = "") -> tuple[Workspace, int]:
+    """Apply one gesture of the canvas component (``app_pages.canvas_component``); returns the workspace to
+    keep (a new one when points were drawn or removed) and the last gesture number applied (``ack``, sent
+    back to the canvas so that it knows which of its gestures Python has seen).
+
+    Every event has a gesture number ``seq``; one not newer than ``ack`` changes nothing.
+    ``{"kind": "select", "selection": [ids]}``: the selection becomes those ids (the canvas sends the whole
+    selection after every click, box, lasso or key press, so a lost event is healed by the next); test and
+    forgotten points are ignored. ``{"kind": "add", "adds": [[seq, x, y, class], ...]}``: Draw-mode points
+    the canvas has not seen acknowledged; those with a number above ``ack`` are added as training points.
+    ``{"kind": "remove", "id": i, "ver": v}``: the point is deleted when ``v`` is the points' current
+    ``version`` (ids change with every edit). Malformed events change nothing.
+    """
+    if not isinstance(event, dict):
+        return ws, ack
+    try:
+        seq = int(event.get("seq", 0))
+    except (TypeError, ValueError):
+        return ws, ack
+    if seq <= ack:
+        return ws, ack
+    kind = event.get("kind")
+    try:
+        if kind == "select":
+            ids = [int(i) for i in event.get("selection") or []]
+            ws.selection = set(ws.selectable(ids).tolist())
+        elif kind == "add":
+            adds = []
+            for a in event.get("adds") or []:
+                n, x, y, c = a
+                if int(n) > ack and np.isfinite(float(x)) and np.isfinite(float(y)) and 0 <= int(c) < 8:
+                    adds.append((float(x), float(y), int(c)))
+            if adds:
+                ws = edit_points(ws, add=adds)
+        elif kind == "remove" and str(event.get("ver", "")) == str(version):
+            i = int(event.get("id"))
+            if 0 <= i < len(ws.y):
+                ws = edit_points(ws, remove=[i])
+    except (TypeError, ValueError):
+        return ws, ack
+    return ws, seq

@@ -9,6 +9,11 @@ No Streamlit and no figures here (those are in ``ui.views.images``). The page ru
     results_table(result.rows, "full_class", "3")    # mean ± std over seeds (gap to retrain), as table.md
     view = sample_view(result.jobs[0], result.models[job_key(result.jobs[0])])   # predictions on forget images
     rows = load_results(uploaded_bytes)             # a results.json from the CLI (JSON only)
+
+Data paths typed in the app are confined to the data folder (``data_root()``: ``$UNLEARN_DATA_ROOT``, default
+``data/`` beside app.py), after symlinks and ``..`` are resolved, and a path outside it gets the same answer as
+a missing one, so that a visitor cannot explore the server's disk. The CLI, run by the machine's own user,
+takes any path.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import math
 import os
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -86,6 +92,47 @@ OPTIONAL_NUMBERS = ("loss_mia", "js_forget", "seconds", "acc_forget_train", "n_f
 METRIC_KEYS = tuple(k for k, _, _ in COLUMNS)
 
 
+#: The environment variable naming the folder the page may read data from.
+DATA_ROOT_ENV = "UNLEARN_DATA_ROOT"
+#: Its default: ``data/`` beside app.py.
+DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "data"
+
+
+# --- data paths ---------------------------------------------------------------------------------
+
+def data_root() -> str:
+    """The folder the page's data paths are confined to, symlinks resolved: ``$UNLEARN_DATA_ROOT``, else
+    ``data/`` beside app.py. Read at each call, so a server started with the variable uses it."""
+    return os.path.realpath(os.environ.get(DATA_ROOT_ENV) or DEFAULT_DATA_ROOT)
+
+
+def data_root_text() -> str:
+    """Where the data folder is, in words that do not reveal the server's layout."""
+    if os.environ.get(DATA_ROOT_ENV):
+        return f"the folder that {DATA_ROOT_ENV} names on the server"
+    return "data/ beside app.py on the server"
+
+
+def confine(path: str, root: str | None = None) -> str:
+    """``path`` (relative to the data folder ``root``, default ``data_root()``, or absolute inside it) with
+    symlinks and ``..`` resolved. ValueError with one and the same message whether it does not exist or
+    lies outside the folder: the answer never tells which."""
+    where = data_root_text() if root is None else "the configured data folder"
+    root = os.path.realpath(root) if root is not None else data_root()
+    text = str(path).strip()
+    try:
+        real = os.path.realpath(os.path.join(root, text)) if text and len(text) <= 4096 else ""
+        found = bool(real) and os.path.exists(real)
+    except (ValueError, OSError):  # a NUL byte, a loop of links: as missing
+        real, found = "", False
+    inside = real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+    if not text or not inside or not found:
+        raise ValueError(f"No data at {text[:200]!r} in the data folder. The app reads data only from its data "
+                         f"folder ({where}): put the archive or image folder there and give its path relative to "
+                         f"that folder.")
+    return real
+
+
 # --- choices ------------------------------------------------------------------------------------
 
 def settings_for(dataset: str) -> tuple[str, ...]:
@@ -103,19 +150,25 @@ def paper_targets(dataset: str, setting: str) -> list[str]:
     return list(PAPER_TARGETS.get(dataset, {}).get(setting, []))
 
 
-def check_data_path(dataset: str, path: str | None) -> str:
-    """The data path, stripped; ValueError with the loader's own message when it cannot hold the data.
+def check_data_path(dataset: str, path: str | None, root: str | None = None) -> str:
+    """The data path inside the data folder, resolved (``confine``); ValueError when it is missing or
+    outside the folder (one message for both), else with the loader's own message when it cannot hold
+    the data.
 
     A cheap check (no image is decoded; ``unlearn_core.images.data.check_data_dir``): CIFAR must be the
     archive, the extracted folder or a folder holding either; an image folder needs class subfolders.
-    Loading can still fail later (a damaged archive, an unreadable image), with the loader's message."""
+    Only paths inside the data folder reach the loader's check, so its messages never tell anything about
+    files outside it. Loading can still fail later (a damaged archive, an unreadable image), with the
+    loader's message."""
     if dataset not in NEEDS_PATH:
         return ""
     path = (path or "").strip()
     if not path:
-        raise ValueError(f"{DATASET_LABELS[dataset]} needs a data path: {DATA_PATH_HELP[dataset]}.")
-    check_data_dir(dataset, path)
-    return path
+        raise ValueError(f"{DATASET_LABELS[dataset]} needs a data path: {DATA_PATH_HELP[dataset]}, in the data "
+                         f"folder ({data_root_text()}).")
+    real = confine(path, root)
+    check_data_dir(dataset, real)
+    return real
 
 
 def targets_for(dataset: str, setting: str, data_dir: str | None = None) -> list[str]:

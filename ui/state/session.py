@@ -27,33 +27,53 @@ import datetime as _dt
 import json
 import math
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from toy_data import MAX_CSV_CLASSES, MAX_CSV_ROWS, MAX_SAMPLES
+from toy_data import MAX_CSV_ROWS, MAX_SAMPLES
 from unlearn_core import METHODS
 from unlearn_core.models import ACTIVATIONS
 from unlearn_core.problem import Problem
 
+from .config import LIMITS, MAX_CLASSES as APP_CLASSES, from_query, to_query
 from .grids import GridSpec
-from .workspace import MAX_FRAMES, ForgetStep, ModelConfig, Workspace
+from .workspace import GRID_RESOLUTION, MAX_FRAMES, MAX_STEPS, ForgetStep, ModelConfig, Workspace
 
 # ---------------------------------------------------------------------------------------------
-# Limits (a session file is user input: everything is checked before anything is built)
+# Limits (a session file is user input: everything is checked before anything is built).
+# A file may hold what the app itself can produce, no more: its grid, frames, forget requests,
+# points and model sizes. The arrays' declared shapes are checked against these before any of them
+# is decoded, so an upload can never make the server allocate more than MAX_DECODED for its arrays.
 # ---------------------------------------------------------------------------------------------
 FORMAT = "jit-playground-session"
 VERSION = 1
 MAX_BYTES = 50 * 1024 * 1024  # the whole file
+MAX_JSON_VALUES = 1_500_000  # separators (",", ":") in the text: bounds the objects json.loads builds
 MAX_POINTS = max(MAX_SAMPLES, MAX_CSV_ROWS)  # anything the app can hold
-MAX_CLASSES = MAX_CSV_CLASSES
-MAX_STEPS = 500
-MAX_HISTORY = 200_000  # entries per history
-MAX_WIDTH, MAX_DEPTH = 4096, 16
-MAX_RESOLUTION = 400
-MAX_DECODED = 400 * 1024 * 1024  # bytes of tensors decoded from one file (frames are zlib-compressed)
+MAX_CLASSES = APP_CLASSES  # the app shows 2 to 4 classes (ui.state.config)
+MAX_HISTORY = 100_000  # entries over all the histories of a file (one per epoch or optimiser step)
+MAX_WIDTH, MAX_DEPTH = 4096, 16  # sanity bounds; the model's size is bounded by MAX_PARAMS
+MAX_EPOCHS = int(LIMITS["fit_epochs"].hi)  # the app trains (and retrains) for at most this many epochs
+MAX_RESOLUTION = GRID_RESOLUTION  # the app's canvas grid
 MAX_NESTING = 20  # in metrics and hyperparameters
+MAX_INT = 2**63  # integers in metrics, hyperparameters and histories (|v| < MAX_INT)
 SOURCES = ("generated", "csv", "drawn", "session")
+
+
+def _n_params(cfg: ModelConfig, k: int) -> int:
+    widths = [2] + [cfg.width] * cfg.depth + [k]
+    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+
+
+#: The app's largest model: LIMITS' widest and deepest MLP on MAX_CLASSES classes (199,172 parameters).
+MAX_PARAMS = _n_params(ModelConfig(width=int(LIMITS["width"].hi), depth=int(LIMITS["depth"].hi)), MAX_CLASSES)
+#: Bytes of arrays one file may decode: what the app can produce at most (the points, the original and
+#: MAX_STEPS models of MAX_PARAMS float32 weights, MAX_STEPS x MAX_FRAMES (shade, class) uint8 grids):
+#: about 61 MB.
+MAX_DECODED = (MAX_POINTS * 2 * 4 + (MAX_STEPS + 1) * MAX_PARAMS * 4
+               + MAX_STEPS * MAX_FRAMES * 2 * MAX_RESOLUTION ** 2)
 _DTYPES = {"float32": (np.float32, torch.float32), "float64": (np.float64, torch.float64),
            "int64": (np.int64, torch.int64), "uint8": (np.uint8, torch.uint8), "bool": (np.bool_, torch.bool)}
 _TORCH_NAMES = {t: name for name, (_, t) in _DTYPES.items()}
@@ -174,8 +194,15 @@ def session_to_json(ws: Workspace, *, metrics: dict | None = None) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Session JSON: reading and validation
+#
+# Three phases, so that nothing is half-done: (1) check the whole document's structure, numbers and
+# the arrays' declared dtypes and shapes, adding up the bytes they would take (no array is decoded);
+# (2) decode the arrays (base64, zlib) and check their values; (3) build the models and the
+# Workspace. Any problem raises SessionFileError (a ValueError) with its JSON path; the caller's
+# state is never touched, since the loader only returns a new Workspace.
 # ---------------------------------------------------------------------------------------------
 DAMAGED = "The file is damaged or was edited by hand: save the session again from the app."
+TOO_LARGE = "Session files this large are not supported: this app never saves one."
 
 
 class SessionFileError(ValueError):
@@ -187,11 +214,52 @@ class SessionFileError(ValueError):
         super().__init__(f"Cannot load the session file: at {path}: {problem}. {todo}")
 
 
+@dataclass
+class _Array:
+    """An array whose dtype and shape were checked and whose bytes are counted, not decoded yet."""
+    path: str
+    name: str
+    dims: tuple[int, ...]
+    text: str
+    compressed: bool
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.dims) * np.dtype(_DTYPES[self.name][0]).itemsize
+
+    def decode(self, *, copy: bool = True) -> np.ndarray:
+        """The array (a writable copy, or with ``copy=False`` a read-only view of the decoded bytes)."""
+        path, size = self.path, self.size
+        try:
+            raw = base64.b64decode(self.text, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise SessionFileError(f"{path}.data", f"not valid base64 ({err})") from None
+        if self.compressed:
+            try:
+                dec = zlib.decompressobj()
+                raw = dec.decompress(raw, size + 1)  # never more than the shape says (+1 to notice a longer stream)
+                if not dec.eof:
+                    raise zlib.error("incomplete or longer than the shape says")
+            except zlib.error as err:
+                raise SessionFileError(f"{path}.data", f"the zlib stream is damaged ({err})") from None
+        if len(raw) != size:
+            raise SessionFileError(f"{path}.data", f"{len(raw)} bytes of data, but shape {list(self.dims)} of "
+                                                   f"{self.name} needs {size}")
+        np_t = np.dtype(_DTYPES[self.name][0])
+        arr = np.frombuffer(raw, np_t.newbyteorder("<")).reshape(self.dims)
+        arr = arr.astype(np_t, copy=copy or arr.dtype != np_t)
+        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            bad = np.argwhere(~np.isfinite(arr))[0].tolist()
+            raise SessionFileError(path, f"non-finite value {arr[tuple(bad)]} at index {bad}")
+        return arr
+
+
 class _Reader:
     """Typed accessors that raise ``SessionFileError`` with the JSON path of what is wrong."""
 
     def __init__(self) -> None:
-        self.decoded = 0
+        self.declared = 0  # bytes of the arrays seen so far, from their declared shapes
+        self.history_entries = 0
 
     def obj(self, v, path: str, required: tuple[str, ...] = ()) -> dict:
         if not isinstance(v, dict):
@@ -202,11 +270,11 @@ class _Reader:
                                          f"{', '.join(repr(k) for k in missing)}")
         return v
 
-    def lst(self, v, path: str, max_len: int) -> list:
+    def lst(self, v, path: str, max_len: int, todo: str = DAMAGED) -> list:
         if not isinstance(v, list):
             raise SessionFileError(path, f"expected a JSON list, found {_kind(v)}")
         if len(v) > max_len:
-            raise SessionFileError(path, f"has {len(v)} entries, more than the limit of {max_len}")
+            raise SessionFileError(path, f"has {len(v)} entries, more than the limit of {max_len}", todo)
         return v
 
     def str_(self, v, path: str, max_len: int = 200) -> str:
@@ -220,13 +288,16 @@ class _Reader:
         if isinstance(v, bool) or not isinstance(v, int):
             raise SessionFileError(path, f"expected an integer, found {_kind(v)}")
         if not lo <= v <= hi:
-            raise SessionFileError(path, f"{v} is out of range {lo}..{hi}")
+            raise SessionFileError(path, f"{_short(v)} is out of range {lo}..{hi}")
         return v
 
     def num(self, v, path: str, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False) -> float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise SessionFileError(path, f"expected a number, found {_kind(v)}")
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an integer with hundreds of digits
+            raise SessionFileError(path, f"{_short(v)} is too large a number") from None
         if not math.isfinite(v):
             raise SessionFileError(path, f"{v} is not a finite number")
         if v < lo or v > hi or (lo_open and v == lo):
@@ -239,7 +310,7 @@ class _Reader:
             if isinstance(x, bool) or not isinstance(x, int):
                 raise SessionFileError(f"{path}[{i}]", f"expected a point id (an integer), found {_kind(x)}")
             if not 0 <= x < n:
-                raise SessionFileError(f"{path}[{i}]", f"point id {x} is out of range 0..{n - 1} "
+                raise SessionFileError(f"{path}[{i}]", f"point id {_short(x)} is out of range 0..{n - 1} "
                                                        f"(the file has {n} points)")
         arr = np.asarray(v, np.int64).reshape(-1)
         uniq, counts = np.unique(arr, return_counts=True)
@@ -251,12 +322,12 @@ class _Reader:
                 raise SessionFileError(f"{path}[{v.index(int(bad[0]))}]", f"point {int(bad[0])} {what}")
         return arr
 
-    def tensor(self, v, path: str, dtype: str | None = None, shape: tuple | None = None,
-               why: str = "") -> np.ndarray:
+    def tensor(self, v, path: str, dtype: str | None = None, shape: tuple | None = None, why: str = "") -> _Array:
+        """Check an array's dtype, shape and the type of its data, and count its bytes (phase 1)."""
         v = self.obj(v, path, ("dtype", "shape", "data"))
         name = self.str_(v["dtype"], f"{path}.dtype")
         if name not in _DTYPES:
-            raise SessionFileError(f"{path}.dtype", f"unknown dtype {name!r} (known: {', '.join(_DTYPES)})")
+            raise SessionFileError(f"{path}.dtype", f"unknown dtype {_short(name)} (known: {', '.join(_DTYPES)})")
         if dtype is not None and name != dtype:
             raise SessionFileError(f"{path}.dtype", f"expected dtype {dtype}, found {name}")
         dims = self.lst(v["shape"], f"{path}.shape", 8)
@@ -266,42 +337,26 @@ class _Reader:
             if not ok:
                 want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
                 raise SessionFileError(f"{path}.shape", f"expected shape {want}{why}, found {list(dims)}")
-        np_t = np.dtype(_DTYPES[name][0]).newbyteorder("<")
-        size = math.prod(dims) * np_t.itemsize
-        if self.decoded + size > MAX_DECODED:
-            raise SessionFileError(path, f"the arrays would take more than {MAX_DECODED / 2**20:g} MB in memory",
-                                   "Session files this large are not supported.")
-        text = self.str_(v["data"], f"{path}.data", 4 * MAX_BYTES)
-        try:
-            raw = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError) as err:
-            raise SessionFileError(f"{path}.data", f"not valid base64 ({err})") from None
         comp = v.get("compression")
-        if comp is not None:
-            if comp != "zlib":
-                raise SessionFileError(f"{path}.compression", f"unknown compression {comp!r} (known: zlib)")
-            try:
-                dec = zlib.decompressobj()
-                raw = dec.decompress(raw, size + 1)
-                if not dec.eof:
-                    raise zlib.error("incomplete or longer than the shape says")
-            except zlib.error as err:
-                raise SessionFileError(f"{path}.data", f"the zlib stream is damaged ({err})") from None
-        if len(raw) != size:
-            raise SessionFileError(f"{path}.data", f"{len(raw)} bytes of data, but shape {list(dims)} of {name} "
-                                                   f"needs {size}")
-        self.decoded += size
-        arr = np.frombuffer(raw, np_t).reshape(dims).astype(_DTYPES[name][0])
-        if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-            bad = np.argwhere(~np.isfinite(arr))[0].tolist()
-            raise SessionFileError(path, f"non-finite value {arr[tuple(bad)]} at index {bad}")
+        if comp is not None and comp != "zlib":
+            raise SessionFileError(f"{path}.compression", f"unknown compression {_short(comp)} (known: zlib)")
+        text = self.str_(v["data"], f"{path}.data", 4 * MAX_BYTES)
+        arr = _Array(path, name, dims, text, comp is not None)
+        if self.declared + arr.size > MAX_DECODED:
+            raise SessionFileError(path, f"the arrays would take more than {MAX_DECODED / 2**20:g} MB in memory",
+                                   TOO_LARGE)
+        self.declared += arr.size
         return arr
 
     def plain(self, v, path: str, depth: int = 0):
         """Any JSON value with finite numbers (metrics, hyperparameters, histories)."""
         if depth > MAX_NESTING:
             raise SessionFileError(path, f"nested more than {MAX_NESTING} levels deep")
-        if v is None or isinstance(v, (bool, str, int)):
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, int):
+            if not -MAX_INT < v < MAX_INT:
+                raise SessionFileError(path, f"{_short(v)} is too large a number")
             return v
         if isinstance(v, float):
             if not math.isfinite(v):
@@ -315,13 +370,16 @@ class _Reader:
 
     def history(self, v, path: str, keys: tuple[str, ...]) -> list[dict]:
         v = self.lst(v, path, MAX_HISTORY)
+        self.history_entries += len(v)
+        if self.history_entries > MAX_HISTORY:
+            raise SessionFileError(path, f"the file's histories hold more than {MAX_HISTORY:,} entries", TOO_LARGE)
         out = []
         for i, e in enumerate(v):
             e = self.obj(e, f"{path}[{i}]", keys)
             entry = {}
             for k, x in e.items():
                 if x is not None:
-                    x = self.num(x, f"{path}[{i}].{k}")
+                    x = self.num(x, f"{path}[{i}].{k}", -MAX_INT, MAX_INT)
                     x = int(x) if isinstance(e[k], int) else x
                 entry[k] = x
             out.append(entry)
@@ -338,7 +396,7 @@ def _kind(v) -> str:
 
 
 def _short(v, n: int = 60) -> str:
-    text = repr(v)
+    text = repr(v) if not isinstance(v, int) or abs(v) < 10**40 else f"an integer of {len(str(abs(v)))} digits"
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
@@ -357,6 +415,12 @@ def _parse(text) -> dict:
     if len(text) > MAX_BYTES:
         raise SessionFileError("$", f"the file has {len(text) / 2**20:.1f} MB, more than the "
                                     f"{MAX_BYTES / 2**20:g} MB limit", "Choose a smaller session file.")
+    # json.loads builds a Python object per value (up to ~60 bytes for 2 characters of text): bound their
+    # number first. Saved sessions hold their arrays as base64 strings, so they have few separators.
+    values = text.count(",") + text.count(":")
+    if values > MAX_JSON_VALUES:
+        raise SessionFileError("$", f"the file holds about {values:,} JSON values, more than the "
+                                    f"{MAX_JSON_VALUES:,} a session file can hold", TOO_LARGE)
     try:
         doc = json.loads(text)  # NaN/Infinity parse as floats; the checks below reject them with a path
     except json.JSONDecodeError as err:
@@ -384,32 +448,35 @@ def _model_config(r: _Reader, v, path: str) -> ModelConfig:
     v = r.obj(v, path, ("width", "depth", "activation", "epochs", "lr", "batch_size", "seed"))
     act = r.str_(v["activation"], f"{path}.activation")
     if act not in ACTIVATIONS:
-        raise SessionFileError(f"{path}.activation", f"unknown activation {act!r} (known: {', '.join(ACTIVATIONS)})")
+        raise SessionFileError(f"{path}.activation", f"unknown activation {_short(act)} "
+                                                     f"(known: {', '.join(ACTIVATIONS)})")
     return ModelConfig(width=r.int_(v["width"], f"{path}.width", 1, MAX_WIDTH),
                        depth=r.int_(v["depth"], f"{path}.depth", 0, MAX_DEPTH), activation=act,
-                       epochs=r.int_(v["epochs"], f"{path}.epochs", 0, 1_000_000),
+                       epochs=r.int_(v["epochs"], f"{path}.epochs", 0, MAX_EPOCHS),
                        lr=r.num(v["lr"], f"{path}.lr", 0.0, 1e6, lo_open=True),
-                       batch_size=r.int_(v["batch_size"], f"{path}.batch_size", 1, 10_000_000),
+                       batch_size=r.int_(v["batch_size"], f"{path}.batch_size", 1, MAX_POINTS),
                        seed=r.int_(v["seed"], f"{path}.seed", 0, 2**63 - 1))
 
 
-def _n_params(cfg: ModelConfig, k: int) -> int:
-    widths = [2] + [cfg.width] * cfg.depth + [k]
-    return sum(a * b + b for a, b in zip(widths, widths[1:]))
+@dataclass
+class _Model:
+    """A model's checked weights (not decoded yet) and training recipe."""
+    arrays: dict[str, _Array]
+    recipe: dict | None
 
 
 class _ModelReader:
-    """Builds models of one config and loads validated weights into them."""
+    """Checks models of one config (phase 1) and builds them from their decoded weights (phase 3)."""
 
     def __init__(self, r: _Reader, cfg: ModelConfig, n_classes: int, path: str):
         n = _n_params(cfg, n_classes)
-        if n * 4 > MAX_BYTES:
+        if n > MAX_PARAMS:
             raise SessionFileError(path, f"a {cfg.depth} x {cfg.width} model has {n:,} parameters, too many for "
-                                         f"a session file")
+                                         f"a session file (the app's largest model has {MAX_PARAMS:,})", TOO_LARGE)
         self.r, self.cfg, self.k = r, cfg, n_classes
         self.template = {name: (tuple(t.shape), t.dtype) for name, t in cfg.build(n_classes).state_dict().items()}
 
-    def read(self, v, path: str):
+    def check(self, v, path: str) -> _Model:
         r = self.r
         v = r.obj(v, path, ("state",))
         state = r.obj(v["state"], f"{path}.state")
@@ -420,27 +487,25 @@ class _ModelReader:
             if missing:
                 what.append(f"missing {', '.join(missing[:4])}")
             if extra:
-                what.append(f"unexpected {', '.join(repr(k) for k in extra[:4])}")
+                what.append(f"unexpected {', '.join(_short(k, 40) for k in extra[:4])}")
             raise SessionFileError(f"{path}.state", f"the weights do not fit the model config "
                                    f"({self.cfg.depth} x {self.cfg.width} {self.cfg.activation}, {self.k} classes): "
                                    + "; ".join(what))
-        tensors = {}
-        for name, (shape, dtype) in self.template.items():
-            arr = r.tensor(state[name], f"{path}.state[{json.dumps(name)}]", _TORCH_NAMES[dtype], shape,
-                           f" (the model in $.model_config: depth {self.cfg.depth}, width {self.cfg.width}, "
-                           f"{self.k} classes)")
-            tensors[name] = torch.from_numpy(arr.copy())
+        arrays = {name: r.tensor(state[name], f"{path}.state[{json.dumps(name)}]", _TORCH_NAMES[dtype], shape,
+                                 f" (the model in $.model_config: depth {self.cfg.depth}, width {self.cfg.width}, "
+                                 f"{self.k} classes)")
+                  for name, (shape, dtype) in self.template.items()}
         recipe = None
         if v.get("fit_recipe") is not None:
             recipe = self.recipe(v["fit_recipe"], f"{path}.fit_recipe")
+        return _Model(arrays, recipe)
+
+    def build(self, m: _Model, weights: dict[str, np.ndarray]):
         model = self.cfg.build(self.k)
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as err:  # not expected after the checks above
-            raise SessionFileError(f"{path}.state", f"the weights do not fit the model ({err})") from None
+        model.load_state_dict({name: torch.from_numpy(arr) for name, arr in weights.items()}, strict=True)
         model.eval()
-        if recipe is not None:
-            model.fit_recipe = recipe
+        if m.recipe is not None:
+            model.fit_recipe = m.recipe
         return model
 
     def recipe(self, v, path: str) -> dict:
@@ -448,14 +513,15 @@ class _ModelReader:
         v = r.obj(v, path)
         extra = sorted(set(v) - _RECIPE_KEYS)
         if extra:
-            raise SessionFileError(f"{path}", f"unknown key {extra[0]!r} (known: {', '.join(sorted(_RECIPE_KEYS))})")
+            raise SessionFileError(f"{path}", f"unknown key {_short(extra[0], 40)} "
+                                              f"(known: {', '.join(sorted(_RECIPE_KEYS))})")
         out = {}
         if "epochs" in v:
-            out["epochs"] = r.int_(v["epochs"], f"{path}.epochs", 0, 1_000_000)
+            out["epochs"] = r.int_(v["epochs"], f"{path}.epochs", 0, MAX_EPOCHS)
         if "lr" in v:
             out["lr"] = r.num(v["lr"], f"{path}.lr", 0.0, 1e6, lo_open=True)
         if "batch_size" in v:
-            out["batch_size"] = r.int_(v["batch_size"], f"{path}.batch_size", 1, 10_000_000)
+            out["batch_size"] = r.int_(v["batch_size"], f"{path}.batch_size", 1, MAX_POINTS)
         if "weight_decay" in v:
             out["weight_decay"] = r.num(v["weight_decay"], f"{path}.weight_decay", 0.0, 1e6)
         if "optimizer" in v:
@@ -465,12 +531,56 @@ class _ModelReader:
         return out
 
 
+def _saved_config(r: _Reader, v, path: str) -> dict[str, str]:
+    """The page's settings saved beside a session (``config.to_query``'s strings), checked and put back in
+    that canonical form, so that ``config.from_query`` on them cannot fail after the session is swapped in."""
+    v = r.obj(v, path)
+    if len(v) > 200:
+        raise SessionFileError(path, f"has {len(v)} keys, more than the limit of 200")
+    query = {}
+    for key, x in v.items():
+        p = f"{path}[{json.dumps(key[:40])}]"
+        r.str_(key, p, 40)
+        if isinstance(x, list):  # from_query reads the last of repeated parameters
+            x = r.lst(x, p, 20)[-1] if x else None
+        if x is None:
+            continue
+        if isinstance(x, bool):
+            x = "true" if x else "false"
+        elif isinstance(x, (int, float)):
+            x = repr(r.num(x, p))
+        query[key] = r.str_(x, p, 200)
+    try:
+        cfg, _ = from_query(query)
+        return to_query(cfg)
+    except (ValueError, TypeError, KeyError, OverflowError) as err:  # not expected: from_query clamps and notes
+        raise SessionFileError(path, f"the saved settings cannot be read ({err})") from None
+
+
+@dataclass
+class _Step:
+    ids: np.ndarray
+    method: str
+    hyperparameters: dict
+    model: _Model
+    history: list[dict]
+    seconds: float
+    device: str
+    frame_steps: list[int]
+    frames: _Array | None
+
+
 def load_session(text: str | bytes) -> tuple[Workspace, dict]:
     """(Workspace, metrics) from a session file's text (str or bytes): a new Workspace, returned only
     when all of the file checks out.
 
-    Raises ``SessionFileError`` (a ValueError) naming what is wrong, where (a JSON path such as
-    ``$.steps[1].ids[3]``) and what to do.
+    Everything is checked before anything is built: the structure, every number, and the arrays'
+    dtypes and shapes against what the app can produce (its grid, ``MAX_FRAMES`` frames per request,
+    ``MAX_STEPS`` requests, ``MAX_POINTS`` points, models of at most ``MAX_PARAMS`` weights; at most
+    ``MAX_DECODED`` bytes in all) before any array is decoded. A saved ``metrics["config"]`` comes
+    back in ``config.to_query``'s form. Raises ``SessionFileError`` (a ValueError) naming what is wrong,
+    where (a JSON path such as ``$.steps[1].ids[3]``) and what to do; never anything else for any
+    str or bytes.
     """
     doc = _parse(text)
     r = _Reader()
@@ -478,18 +588,21 @@ def load_session(text: str | bytes) -> tuple[Workspace, dict]:
         if key not in doc:
             raise SessionFileError("$", f"missing key {key!r}")
 
-    # --- data --------------------------------------------------------------------------------
+    # --- phase 1: structure, numbers, declared shapes (nothing decoded) -----------------------
     d = r.obj(doc["data"], "$.data", ("dataset", "source", "n_classes", "X", "y", "train_ids", "test_ids"))
     dataset = r.str_(d["dataset"], "$.data.dataset")
     source = r.str_(d["source"], "$.data.source")
     if source not in SOURCES:
-        raise SessionFileError("$.data.source", f"unknown source {source!r} (known: {', '.join(SOURCES)})")
+        raise SessionFileError("$.data.source", f"unknown source {_short(source)} (known: {', '.join(SOURCES)})")
     k = r.int_(d["n_classes"], "$.data.n_classes", 2, MAX_CLASSES)
-    X = r.tensor(d["X"], "$.data.X", "float32", (None, 2))
-    n = len(X)
-    if not 1 <= n <= MAX_POINTS:
-        raise SessionFileError("$.data.X", f"{n} points; a session holds 1 to {MAX_POINTS:,}",
-                               "Choose a smaller session file." if n else DAMAGED)
+    x_doc = r.obj(d["X"], "$.data.X", ("dtype", "shape", "data"))
+    dims = x_doc["shape"]
+    if isinstance(dims, list) and len(dims) == 2 and type(dims[0]) is int and not 1 <= dims[0] <= MAX_POINTS:
+        n = dims[0]
+        raise SessionFileError("$.data.X", f"{_short(n)} points; a session holds 1 to {MAX_POINTS:,}",
+                               "Choose a smaller session file." if n > 0 else DAMAGED)
+    X_arr = r.tensor(x_doc, "$.data.X", "float32", (None, 2))
+    n = X_arr.dims[0]
     y_list = r.lst(d["y"], "$.data.y", MAX_POINTS)
     if len(y_list) != n:
         raise SessionFileError("$.data.y", f"{len(y_list)} labels for {n} points (X has {n} rows)")
@@ -497,15 +610,17 @@ def load_session(text: str | bytes) -> tuple[Workspace, dict]:
         if isinstance(c, bool) or not isinstance(c, int):
             raise SessionFileError(f"$.data.y[{i}]", f"expected a class label (an integer), found {_kind(c)}")
         if not 0 <= c < k:
-            raise SessionFileError(f"$.data.y[{i}]", f"label {c} is out of range 0..{k - 1} (n_classes = {k})")
+            raise SessionFileError(f"$.data.y[{i}]", f"label {_short(c)} is out of range 0..{k - 1} "
+                                                     f"(n_classes = {k})")
     y = np.asarray(y_list, np.int64).reshape(-1)
     train = r.ids(d["train_ids"], "$.data.train_ids", n)
     test = r.ids(d["test_ids"], "$.data.test_ids", n)
+    if len(train) == 0:
+        raise SessionFileError("$.data.train_ids", "no training point")
     both = np.intersect1d(train, test)
     if len(both):
         raise SessionFileError("$.data.test_ids", f"point {int(both[0])} is in both the training and the test split")
 
-    # --- model config, grid ------------------------------------------------------------------
     cfg = _model_config(r, doc["model_config"], "$.model_config")
     grid = None
     if doc["grid"] is not None:
@@ -518,17 +633,16 @@ def load_session(text: str | bytes) -> tuple[Workspace, dict]:
             raise SessionFileError("$.grid.bounds", f"{list(b)} is not an extent [x0, x1, y0, y1] with x0 < x1, y0 < y1")
         grid = GridSpec(b, r.int_(g["resolution"], "$.grid.resolution", 2, MAX_RESOLUTION))
 
-    # --- models and steps --------------------------------------------------------------------
-    original = None
     fit_history: list[dict] = r.history(doc["fit_history"], "$.fit_history", ())
-    models = None
+    models, original = None, None
     if doc["original"] is not None:
         models = _ModelReader(r, cfg, k, "$.original")
-        original = models.read(doc["original"], "$.original")
-    steps_doc = r.lst(doc["steps"], "$.steps", MAX_STEPS)
+        original = models.check(doc["original"], "$.original")
+    steps_doc = r.lst(doc["steps"], "$.steps", MAX_STEPS,
+                      f"The app keeps at most {MAX_STEPS} forget requests per session.")
     if steps_doc and original is None:
         raise SessionFileError("$.steps", f"{len(steps_doc)} forget steps but no original model ($.original is null)")
-    steps: list[ForgetStep] = []
+    steps: list[_Step] = []
     gone = np.zeros(0, np.int64)
     for i, sd in enumerate(steps_doc):
         p = f"$.steps[{i}]"
@@ -539,39 +653,60 @@ def load_session(text: str | bytes) -> tuple[Workspace, dict]:
             raise SessionFileError(f"{p}.ids", "a forget step must forget at least one point")
         method = r.str_(sd["method"], f"{p}.method")
         if method not in METHODS:
-            raise SessionFileError(f"{p}.method", f"unknown method {method!r} (known: {', '.join(METHODS)})")
+            raise SessionFileError(f"{p}.method", f"unknown method {_short(method)} (known: {', '.join(METHODS)})")
         hp = r.plain(r.obj(sd["hyperparameters"], f"{p}.hyperparameters"), f"{p}.hyperparameters")
-        model = models.read(sd["model"], f"{p}.model")
+        model = models.check(sd["model"], f"{p}.model")
         history = r.history(sd["history"], f"{p}.history", ())
         seconds = r.num(sd["seconds"], f"{p}.seconds", 0.0, 1e9)
         device = r.str_(sd.get("device", "cpu"), f"{p}.device", 40)
         fsteps = r.lst(sd["frame_steps"], f"{p}.frame_steps", MAX_FRAMES)
         fsteps = [r.int_(s, f"{p}.frame_steps[{j}]", 0, 2**31) for j, s in enumerate(fsteps)]
-        frames: list[tuple[np.ndarray, np.ndarray]] = []
+        frames = None
         if fsteps:
             if grid is None:
                 raise SessionFileError(f"{p}.frames", "frames need a grid, but $.grid is null")
             res = grid.resolution
-            arr = r.tensor(sd["frames"], f"{p}.frames", "uint8", (len(fsteps), 2, res, res),
-                           f" (one (shade, class) pair per entry of {p}.frame_steps, on the {res} x {res} grid)")
-            if arr[:, 1].max(initial=0) >= k:
-                raise SessionFileError(f"{p}.frames", f"class grid holds class {int(arr[:, 1].max())}, but "
-                                                      f"n_classes = {k}")
-            frames = [(arr[j, 0].copy(), arr[j, 1].copy()) for j in range(len(arr))]
+            frames = r.tensor(sd["frames"], f"{p}.frames", "uint8", (len(fsteps), 2, res, res),
+                              f" (one (shade, class) pair per entry of {p}.frame_steps, on the {res} x {res} grid)")
         else:
             r.tensor(sd["frames"], f"{p}.frames", "uint8", (0, 2, None, None))
-        steps.append(ForgetStep(ids=ids, method=method, hyperparameters=hp, model=model, history=history,
-                                seconds=seconds, frames=frames, frame_steps=fsteps, device=device))
+        steps.append(_Step(ids, method, hp, model, history, seconds, device, fsteps, frames))
         gone = np.union1d(gone, ids)
 
     selection = r.ids(doc["selection"], "$.selection", n, np.setdiff1d(train, gone),
                       "cannot be selected: it is a test point or already forgotten")
     metrics = doc.get("metrics")
     metrics = {} if metrics is None else r.plain(r.obj(metrics, "$.metrics"), "$.metrics")
+    if "config" in metrics:
+        metrics["config"] = _saved_config(r, metrics["config"], '$.metrics["config"]')
 
+    # --- phase 2: decode the arrays (at most MAX_DECODED bytes, counted above) and check their values
+    X = X_arr.decode()
+    weights = []
+    for m in ([original] if original is not None else []) + [s.model for s in steps]:
+        weights.append({name: a.decode() for name, a in m.arrays.items()})
+    frame_lists: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    for s in steps:
+        if s.frames is None:
+            frame_lists.append([])
+            continue
+        arr = s.frames.decode()  # one block; the frames are views into it (as Workspace.forget keeps them)
+        if arr[:, 1].max(initial=0) >= k:
+            raise SessionFileError(s.frames.path, f"class grid holds class {int(arr[:, 1].max())}, but "
+                                                  f"n_classes = {k}")
+        frame_lists.append([(arr[j, 0], arr[j, 1]) for j in range(len(arr))])
+
+    # --- phase 3: build --------------------------------------------------------------------------
+    built = [models.build(m, w) for m, w in zip(([original] if original is not None else []) +
+                                                 [s.model for s in steps], weights)]
+    original_model = built[0] if original is not None else None
+    forget_steps = [ForgetStep(ids=s.ids, method=s.method, hyperparameters=s.hyperparameters, model=model,
+                               history=s.history, seconds=s.seconds, frames=frames, frame_steps=s.frame_steps,
+                               device=s.device)
+                    for s, model, frames in zip(steps, built[1:], frame_lists)]
     problem = Problem(dataset, X, y, train, test, k)
-    ws = Workspace(problem=problem, source=source, model_cfg=cfg, original=original, fit_history=fit_history,
-                   steps=steps, selection={int(i) for i in selection}, grid=grid)
+    ws = Workspace(problem=problem, source=source, model_cfg=cfg, original=original_model, fit_history=fit_history,
+                   steps=forget_steps, selection={int(i) for i in selection}, grid=grid)
     return ws, metrics
 
 

@@ -9,6 +9,8 @@ the previous step (sequential unlearning); undo pops the last one, reset clears 
 """
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Callable
@@ -23,10 +25,18 @@ from unlearn_core.ensemble import Ensemble, unlearn_ensemble
 from unlearn_core.problem import DATA_DEFAULTS, ModelRecipe, Problem, make_problem
 from unlearn_core.training import predict_logits
 
+from .cache import MODELS, fingerprint
 from .grids import GridSpec, Layers, RetrainBand, class_shares, encode, layers_for
 
 EXPLODED = 100.0  # a loss this many times the first step's counts as diverged
+#: ... measured against at least this: a loss that starts near 0 (SCRUB's first KL term is about -5e-7) is not
+#: "exploded" at 0.17; it is at EXPLODED x LOSS_SCALE_FLOOR. Non-finite losses and collapsed models are caught anyway.
+LOSS_SCALE_FLOOR = 1.0
 MAX_FRAMES = 60  # the payload budget (UX.md: uint8, <= 60 frames of 100x100, <= 4 MB)
+GRID_RESOLUTION = 100  # the canvas grid: GRID_RESOLUTION x GRID_RESOLUTION cells per frame
+#: Forget requests one workspace holds (each keeps a model and up to MAX_FRAMES grids, about 1.2 MB):
+#: a bound on a session's memory, which a loaded session file may not exceed either (ui.state.session).
+MAX_STEPS = 30
 #: Retrains in the oracle band (seeds 0..K-1; seed 0 is ``retrained()``'s). Batched, so 8 cost about one.
 RETRAINS = 8
 MAX_RETRAINS = 32
@@ -115,7 +125,7 @@ class Workspace:
     @property
     def gridspec(self) -> GridSpec:
         if self.grid is None:
-            self.grid = GridSpec.around(self.X)
+            self.grid = GridSpec.around(self.X, GRID_RESOLUTION)
         return self.grid
 
     def layers(self, model: nn.Module, ghost: nn.Module | None = None) -> Layers:
@@ -160,17 +170,33 @@ class Workspace:
         return self.pairs(self.test_ids)
 
     # --- training ----------------------------------------------------------------------
+    def training_key(self, device="cpu") -> str:
+        """The hash of everything that determines the original model: the training points and labels, the
+        number of classes, the model and training recipe with its seed (``model_cfg``), and the device."""
+        Xtr, ytr = self.pairs(self.train_ids)
+        return fingerprint("original", Xtr, ytr, int(self.n_classes), dataclasses.asdict(self.model_cfg),
+                           str(device))
+
     def train(self, callback: Callable[[int, dict, nn.Module], None] | None = None, device="cpu") -> None:
-        """Train the original model on the training split; clears the forget history."""
+        """Train the original model on the training split; clears the forget history.
+
+        Training is deterministic for a configuration, so the trained model is shared between sessions
+        through ``ui.state.cache.MODELS`` under ``training_key``: the first session to ask trains it (with
+        ``callback`` after each epoch), the others get it at once (no callback), each as its own copy."""
         Xtr, ytr = self.pairs(self.train_ids)
         if len(np.unique(ytr)) < 2:
             raise ValueError("the training data has fewer than two classes; add points of another class")
-        model = self.model_cfg.build(self.n_classes)
-        cfg = self.model_cfg
-        history = fit(model, Xtr, ytr, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
-                      device=device, callback=callback)
-        self.original = model.cpu().eval()
-        self.fit_history = history
+        cfg, k = self.model_cfg, self.n_classes
+
+        def make():
+            model = cfg.build(k)
+            history = fit(model, Xtr, ytr, epochs=cfg.epochs, lr=cfg.lr, batch_size=cfg.batch_size, seed=cfg.seed,
+                          device=device, callback=callback)
+            return model.cpu().eval(), history
+
+        shared_model, history = MODELS.get_or_make(self.training_key(device), make)
+        self.original = copy.deepcopy(shared_model)  # this session's own weights
+        self.fit_history = copy.deepcopy(history)
         self.steps.clear()
         self.selection.clear()
         self._retrained.clear()
@@ -225,6 +251,9 @@ class Workspace:
         ids = self.selectable(ids)
         if not self.trained:
             return "Train the model first.", []
+        if len(self.steps) >= MAX_STEPS:
+            return (f"This session holds {MAX_STEPS} forget requests, the most one session keeps (memory is shared "
+                    f"with the other users of this server). Undo or reset to go on."), []
         if len(ids) == 0:
             return "Nothing is selected: click, box- or lasso-select training points, or use a quick selector.", []
         retain = self.retain_ids(ids)
@@ -270,7 +299,7 @@ class Workspace:
             if not math.isfinite(loss):
                 raise Diverged(f"the loss became {loss} at step {step}", step)
             first = losses[0]["loss"]
-            if step > 1 and abs(loss) > EXPLODED * max(abs(first), 1e-3):
+            if step > 1 and abs(loss) > EXPLODED * max(abs(first), LOSS_SCALE_FLOOR):
                 raise Diverged(f"the loss exploded from {first:.3g} at step 1 to {loss:.3g} at step {step}", step)
             if record_frames:
                 frames.append(encode(model, spec, self.n_classes))
@@ -291,6 +320,7 @@ class Workspace:
             keep = np.unique(np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int))
             frames = [frames[i] for i in keep]
             frame_steps = [frame_steps[i] for i in keep]
+        frames = compact_frames(frames)
         step = ForgetStep(ids=ids, method=method, hyperparameters=res.hyperparameters, model=model,
                           history=res.history, seconds=res.seconds, frames=frames, frame_steps=frame_steps,
                           device=str(device))
@@ -300,11 +330,18 @@ class Workspace:
 
     def retrain_without(self, ids) -> nn.Module:
         """A model retrained from scratch (seed 0) with the original's recipe on the training points minus
-        ``ids``; not cached (``retrained`` caches the one for everything forgotten so far)."""
+        ``ids`` (``retrained`` keeps the one for everything forgotten so far in the workspace). Shared between
+        sessions through ``ui.state.cache.MODELS``, keyed by the original's weights and recipe and the
+        forget and retain points; the caller gets its own copy."""
         gone = np.unique(np.asarray(ids, np.int64).reshape(-1))
-        res = unlearn("retrain", self.original, forget=self.pairs(gone),
-                      retain=self.pairs(np.setdiff1d(self.train_ids, gone)), device="cpu")
-        return res.model.cpu().eval()
+        forget, retain = self.pairs(gone), self.pairs(np.setdiff1d(self.train_ids, gone))
+        original = self.original
+
+        def make():
+            return unlearn("retrain", original, forget=forget, retain=retain, device="cpu").model.cpu().eval()
+
+        key = fingerprint("retrain", original, getattr(original, "fit_recipe", None), forget, retain)
+        return copy.deepcopy(MODELS.get_or_make(key, make))
 
     def retrained(self) -> nn.Module:
         """A model retrained from scratch without everything forgotten so far, with the original's
@@ -332,18 +369,28 @@ class Workspace:
         if len(gone) == 0:
             return None
         if key not in self._bands:
-            retain = np.setdiff1d(self.train_ids, gone)
-            ens = Ensemble.from_models([self.original]).repeat(range(k_models))
-            res = unlearn_ensemble("retrain", ens, forget=self.pairs(gone), retain=self.pairs(retain), device="cpu")
-            grid_cls = res.ensemble.logits(self.gridspec.points).argmax(-1).numpy()  # [K, r*r]
-            r = self.gridspec.resolution
-            Xf, yf = self.pairs(gone)
-            p = torch.softmax(res.ensemble.logits(torch.as_tensor(Xf)), -1).numpy()  # [K, n_f, C]
-            own = p[:, np.arange(len(yf)), yf]  # [K, n_f]
-            self._bands[key] = RetrainBand(class_shares(grid_cls.reshape(k_models, r, r), self.n_classes), gone,
-                                           own.min(0), own.max(0), k_models, res.seconds)
+            forget, retain = self.pairs(gone), self.pairs(np.setdiff1d(self.train_ids, gone))
+            original, spec, k = self.original, self.gridspec, self.n_classes
+
+            def make():
+                ens = Ensemble.from_models([original]).repeat(range(k_models))
+                res = unlearn_ensemble("retrain", ens, forget=forget, retain=retain, device="cpu")
+                grid_cls = res.ensemble.logits(spec.points).argmax(-1).numpy()  # [K, r*r]
+                r = spec.resolution
+                Xf, yf = forget
+                p = torch.softmax(res.ensemble.logits(torch.as_tensor(Xf)), -1).numpy()  # [K, n_f, C]
+                own = p[:, np.arange(len(yf)), yf]  # [K, n_f]
+                band = RetrainBand(class_shares(grid_cls.reshape(k_models, r, r), k), gone, own.min(0), own.max(0),
+                                   k_models, res.seconds)
+                return band, res.ensemble.member(0)
+
+            # Shared between sessions (ui.state.cache.MODELS); this workspace keeps its own copies.
+            shared = MODELS.get_or_make(fingerprint("band", original, getattr(original, "fit_recipe", None), forget,
+                                                    retain, k_models, tuple(spec.bounds), spec.resolution), make)
+            band, member0 = copy.deepcopy(shared)
+            self._bands[key] = band
             # Member 0 has retrained()'s seed: it is that model (to float rounding), so keep it rather than train it again.
-            self._retrained.setdefault(key[0], res.ensemble.member(0))
+            self._retrained.setdefault(key[0], member0)
         return self._bands[key]
 
     def has_retrain_band(self, k_models: int = RETRAINS, forget_ids=None) -> bool:
@@ -368,6 +415,15 @@ class Workspace:
         """Back to the original model: every forget request and the selection are dropped."""
         self.steps.clear()
         self.selection.clear()
+
+
+def compact_frames(frames: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (shade, class) grids as views into one uint8 block [frames, 2, r, r]: one allocation per forget
+    request instead of two per frame, which the allocator returns to the system when the session ends."""
+    if not frames:
+        return []
+    block = np.stack([np.stack([np.asarray(s, np.uint8), np.asarray(c, np.uint8)]) for s, c in frames])
+    return [(block[j, 0], block[j, 1]) for j in range(len(block))]
 
 
 def check_health(model: nn.Module, X_retain: np.ndarray, y_retain: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """Figure builders: they draw what ``ui.state`` (or ``unlearn_core``) computed, and never call a model.
 
-    canvas    the Playground's square canvas (classes, boundaries, points, animation)
+    canvas    the square canvas as a Plotly figure (Compare, Audit; the Playground's with PLAYGROUND_CANVAS=plotly)
+    canvas_payload  the Playground's canvas component: its data (base64 grids), its JS/CSS (canvas_js/), HTML export
     curves    line figures of a history (training, unlearning)
     compare   the Compare page's panels and gap chart
     audit     the audit's epsilon canvas, one point's histograms, the explanations

@@ -9,7 +9,9 @@ killed run continues where it stopped and ends with the same weights. Give it to
 ``python -m unlearn_core.bench --dataset cifar10 --checkpoint PATH``. The recipe defaults are the
 bench's (``unlearn_core.images.train.RECIPES``); the test accuracy is printed at the end.
 
-Exit codes: 0 on success, 2 on bad flags or data (one-line message on stderr).
+Exit codes: 0 on success, 2 on bad flags or data (one-line message on stderr). Everything is checked
+before the first epoch: the flags' bounds (``parsing.PRETRAIN_BOUNDS``, docs/cli.md), the device, that
+``--out`` can be written, and that an existing ``--out`` holds this model (same architecture and shapes).
 """
 from __future__ import annotations
 
@@ -19,9 +21,11 @@ import sys
 
 from tqdm import tqdm
 
-from unlearn_core.bench.parsing import OneLineParser
+from unlearn_core.bench.parsing import (PRETRAIN_BOUNDS, OneLineParser, bounded, check_output_file, device_arg,
+                                        document_bounds)
 from unlearn_core.data import resolve_device
 from unlearn_core.images.bench import DEFAULT_MODEL, IMAGE_DATASETS, load_variant
+from unlearn_core.images.checkpoints import load_checkpoint
 from unlearn_core.images.train import recipe_for, train_images
 from unlearn_core.images.zoo import ARCHITECTURES, build_from_factory, build_model
 from unlearn_core.metrics import accuracy
@@ -39,20 +43,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PATH", help="the checkpoint file to write (and resume from)")
     p.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
                    help="continue from --out when it exists")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--epochs", type=bounded("--epochs", PRETRAIN_BOUNDS), default=None)
+    p.add_argument("--lr", type=bounded("--lr", PRETRAIN_BOUNDS), default=None)
+    p.add_argument("--batch-size", type=bounded("--batch-size", PRETRAIN_BOUNDS), default=None)
+    p.add_argument("--seed", type=bounded("--seed", PRETRAIN_BOUNDS), default=0)
+    p.add_argument("--device", type=device_arg, default="auto", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--amp", action="store_true", help="CUDA: bf16 autocast")
     p.add_argument("--quiet", action="store_true")
+    document_bounds(p, PRETRAIN_BOUNDS)
     return p
+
+
+def check_existing(path: str, model, arch: str, n_classes: int, in_shape: tuple) -> None:
+    """An existing checkpoint at ``--out`` that resume would continue holds this very model: its
+    architecture, classes, input shape and every parameter's shape; ValueError naming --out otherwise."""
+    try:
+        ck = load_checkpoint(path)
+    except ValueError as err:  # CheckpointError: unreadable, not weights-only, damaged
+        raise ValueError(f"--out {path}: {err}") from None
+    meta = ck["meta"] or {}
+    saved = dict(architecture=meta.get("architecture"), n_classes=meta.get("n_classes"),
+                 in_shape=list(meta["in_shape"]) if meta.get("in_shape") is not None else None)
+    want = dict(architecture=arch, n_classes=n_classes, in_shape=list(in_shape))
+    differ = [f"{k} {saved[k]!r} (now {want[k]!r})" for k in want if saved[k] is not None and saved[k] != want[k]]
+    own, state = model.state_dict(), ck["state_dict"]
+    if not differ and (set(own) != set(state) or any(tuple(own[k].shape) != tuple(state[k].shape) for k in own)):
+        differ.append("the parameters' names or shapes")
+    if differ:
+        raise ValueError(f"--out {path} holds a checkpoint of another model: {'; '.join(differ)}; choose another "
+                         "--out, or delete the file to start afresh")
 
 
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_output_file("--out", args.out, example="model.pt")
         setting = "sub_class" if args.labels == "parity" else "full_class"
         if args.labels == "parity" and args.dataset != "digits":
             raise ValueError("--labels parity is for digits; CIFAR-20 is --dataset cifar20")
@@ -68,6 +94,8 @@ def main(argv=None) -> int:
                  else build_model(arch, d.n_classes, in_shape, seed=args.seed))
         if os.path.exists(args.out) and not args.resume:
             raise ValueError(f"{args.out} exists; pass --resume to continue it or choose another --out")
+        if os.path.exists(args.out):
+            check_existing(args.out, model, args.model_factory or arch, d.n_classes, in_shape)
         meta = dict(architecture=args.model_factory or arch, dataset=loaded.variant, n_classes=d.n_classes,
                     in_shape=list(in_shape), seed=args.seed, role="original")
         with tqdm(total=recipe.epochs, desc="epochs", file=sys.stderr, disable=args.quiet) as bar:

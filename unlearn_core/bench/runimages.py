@@ -1,49 +1,73 @@
-"""The image branch of the CLI: flags to a ``BenchConfig``, a progress bar, the outputs and warnings."""
+"""The image branch of the CLI: flags to a ``BenchConfig``, an engine, a progress bar, the outputs and warnings."""
 from __future__ import annotations
 
+import math
 import os
 import sys
 
 from tqdm import tqdm
 
+from unlearn_core.bench.engine import RayEngine, engine_options, run_image_grid
 from unlearn_core.bench.plots import write_gap_html
-from unlearn_core.images.bench import DEFAULT_MODEL, BenchConfig, BenchProgress, run_benchmark, slug, write_outputs
+from unlearn_core.images.bench import (BenchConfig, plan_benchmark, resolve_architecture, run_benchmark, slug,
+                                       write_outputs)
 from unlearn_core.images.splits import SETTINGS
 from unlearn_core.report import write_json
 
 
 def run_images(args, parser, overrides: dict[str, dict]) -> int:
     """The image branch of ``python -m unlearn_core.bench`` (flags in ``cli.build_parser``; ``overrides``
-    are the parsed ``--set`` items, {method: {name: value}})."""
+    are the parsed ``--set`` items, {method: {name: value}}). Exit 130 on Ctrl-C (finished runs are kept)."""
+    engine = None
     try:
+        opts = engine_options(args)
         settings = SETTINGS if args.setting == "all" else tuple(s.strip() for s in args.setting.split(","))
         methods = tuple(m.strip() for m in args.methods.split(",") if m.strip()) if args.methods else None
-        arch = args.model or DEFAULT_MODEL[args.dataset]
         cfg = BenchConfig(dataset=args.dataset, data_dir=args.data_dir, model=args.model,
                           model_factory=args.model_factory, checkpoint=args.checkpoint, settings=settings,
                           targets=tuple(args.target.split(",")) if args.target else None,
                           forget_count=args.forget_count, methods=methods, seeds=tuple(args.seeds),
-                          device=args.device,
-                          out_dir=args.out or os.path.join("results", f"{args.dataset}-{slug(args.model_factory or arch)}"),
+                          device=args.device, out_dir=args.out,
                           train_epochs=args.train_epochs, train_lr=args.train_lr,
                           train_batch_size=args.train_batch_size, amp=args.amp, overrides=overrides)
+        if not cfg.out_dir:
+            cfg.out_dir = os.path.join("results", f"{args.dataset}-{slug(resolve_architecture(cfg))}")
         with tqdm(total=1, desc="runs", file=sys.stderr, delay=0.5, disable=args.quiet) as bar:
-            def progress(event: BenchProgress):
-                bar.total = event.total
-                bar.n = event.done
-                bar.set_postfix_str(event.text[:60])
+            def show(done: int, total: int, text: str) -> None:
+                bar.total = total
+                bar.n = done
+                bar.set_postfix_str(text[:60])
                 bar.refresh()
-            result = run_benchmark(cfg, progress=progress)
+
+            if opts.engine == "ray":
+                engine = RayEngine(opts)
+                device = "cuda" if engine.gpus_per_task > 0 else "cpu"
+                if args.device not in ("auto", device):
+                    raise ValueError(f"--device {args.device} with --gpus-per-task {engine.gpus_per_task:g}: the "
+                                     f"tasks run on {device}; drop --device or change --gpus-per-task")
+                plan = plan_benchmark(cfg, device=device)
+                result = run_image_grid(plan, engine, progress=show)
+            else:
+                result = run_benchmark(cfg, progress=lambda e: show(e.done, e.total, e.text))
     except ValueError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: every finished run is kept in {cfg.out_dir}/runs; rerun the same command to "
+              "continue", file=sys.stderr)
+        return 130
+    finally:
+        if engine is not None:
+            engine.close()
     rows = result.rows
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     md = write_outputs(rows, cfg.out_dir)
     if rows and not args.no_plot:
         write_gap_html(rows, cfg.out_dir)
     print(md)
     weak = sorted({(r["setting"], r["seed"], r["acc_test"]) for r in rows
-                   if r["method"] == "original" and r["acc_test"] < 0.5})
+                   if r["method"] == "original" and not math.isnan(r["acc_test"]) and r["acc_test"] < 0.5})
     for setting, seed, acc in weak:
         print(f"\nwarning: the original model ({setting}, seed {seed}) reaches only {100 * acc:.0f}% test accuracy: "
               "it is undertrained, so unlearning results mean little; raise --train-epochs")
@@ -56,4 +80,9 @@ def run_images(args, parser, overrides: dict[str, dict]) -> int:
     print(f"\nwrote {cfg.out_dir}/table.md, results.csv, results.json" + ("" if args.no_plot else ", gap.html"))
     if args.json:
         write_json(args.json, rows)
+    failures = sum(1 for r in rows if r.get("failed"))
+    if failures:
+        print(f"\n{failures} run(s) failed (rows with 'failed'); rerun the same command to retry them",
+              file=sys.stderr)
+        return 1
     return 0

@@ -4,7 +4,8 @@ Datasets moons, circles, blobs, spirals (600 points each, their default noise); 
 scenarios per dataset: high-information points (alpha(x) < 0.5 at radius 0.3, memorised by the
 original model, at most 20), a region holding ~10% of one class, 20 random points, and a whole
 class (class 0). Per seed: one original model, one retrained model per scenario, and a JiT run
-per grid configuration.
+per grid configuration. The cells, (dataset, seed), run in this process or as Ray tasks
+(``--engine ray``, ``unlearn_core.bench.engine``).
 
 Target (high_info and region): JiT moves forget-set accuracy at least halfway from the original
 toward the retrained model (progress = (orig - jit) / (orig - retrain) >= 0.5), while retain
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from unlearn_core.bench.engine import ENGINE_FLAGS, RayEngine, engine_options, run_sweep_grid
 from unlearn_core.methods import DEFAULTS, unlearn
 from unlearn_core.problem import ModelRecipe, choose_forget, make_problem, split, train_original
 from unlearn_core.report import write_json
@@ -37,7 +39,7 @@ TARGETED = ("high_info", "region")
 TOL = 0.05
 #: The bench flags the sweep reads; ``--sweep`` refuses every other flag (the sweep would ignore it).
 SWEEP_FLAGS = ("--sweep", "--seeds", "--hidden", "--activation", "--epochs", "--lr", "--batch-size", "--device",
-               "--json", "--quiet", "--threads")
+               "--json", "--quiet", "--threads", *ENGINE_FLAGS)
 
 
 def grid() -> list[dict]:
@@ -67,39 +69,52 @@ def judge(orig_f: float, retrain_f: float, jit_f: float, orig_r: float, jit_r: f
     return progress, drop_ok and progress >= 0.5
 
 
-def collect(seeds, recipe, device="cpu", progress=None, configs=None) -> list[dict]:
-    """Run everything; one record per (dataset, scenario, seed, config) plus the reference rows."""
+def collect_cell(ds: str, seed: int, recipe, device="cpu", configs=None, progress=None) -> list[dict]:
+    """One cell of the sweep, (dataset, seed): its original, a retrain per scenario and a JiT run per
+    configuration; one record per (scenario, config). ``progress()`` after each scenario."""
     configs = grid() if configs is None else configs
     base = {k: v for k, v in DEFAULTS["toy2d"]["jit"].items() if k not in ("sigma", "lr", "batch_size", "normalize_step", "seed")}
     records = []
-    for ds in DATASETS:
-        problem = make_problem(ds)
-        Xtr = torch.as_tensor(problem.X_train)
-        for seed in seeds:
-            original = train_original(problem, recipe, seed, device)
-            pred_o = predict_logits(original, Xtr).argmax(1).numpy()
-            for scen, kw in SCENARIOS.items():
-                rows = choose_forget(kw["setting"], problem, original, seed,
-                                     **{k: v for k, v in kw.items() if k != "setting"})
-                forget, retain = split(problem, rows)
-                mask = np.zeros(len(Xtr), bool)
-                mask[rows] = True
-                ytr = problem.y_train
+    problem = make_problem(ds)
+    Xtr = torch.as_tensor(problem.X_train)
+    original = train_original(problem, recipe, seed, device)
+    pred_o = predict_logits(original, Xtr).argmax(1).numpy()
+    for scen, kw in SCENARIOS.items():
+        rows = choose_forget(kw["setting"], problem, original, seed,
+                             **{k: v for k, v in kw.items() if k != "setting"})
+        forget, retain = split(problem, rows)
+        mask = np.zeros(len(Xtr), bool)
+        mask[rows] = True
+        ytr = problem.y_train
 
-                def accs(pred):
-                    return float((pred[mask] == ytr[mask]).mean()), float((pred[~mask] == ytr[~mask]).mean())
+        def accs(pred):
+            return float((pred[mask] == ytr[mask]).mean()), float((pred[~mask] == ytr[~mask]).mean())
 
-                ref = unlearn("retrain", original, forget=forget, retain=retain, device=device, seed=seed)
-                rec = dict(dataset=ds, scenario=scen, seed=seed, n_forget=int(mask.sum()))
-                of, orr = accs(pred_o)
-                rf, rr = accs(predict_logits(ref.model, Xtr).argmax(1).numpy())
-                for ci, cfg in enumerate(configs):
-                    res = unlearn("jit", original, forget=forget, device=device, seed=seed, **base, **cfg)
-                    jf, jr = accs(predict_logits(res.model, Xtr).argmax(1).numpy())
-                    records.append(dict(rec, config=ci, orig_f=of, orig_r=orr, retrain_f=rf, retrain_r=rr,
-                                        jit_f=jf, jit_r=jr, seconds=res.seconds))
-                if progress is not None:
-                    progress.update()
+        ref = unlearn("retrain", original, forget=forget, retain=retain, device=device, seed=seed)
+        rec = dict(dataset=ds, scenario=scen, seed=seed, n_forget=int(mask.sum()))
+        of, orr = accs(pred_o)
+        rf, rr = accs(predict_logits(ref.model, Xtr).argmax(1).numpy())
+        for ci, cfg in enumerate(configs):
+            res = unlearn("jit", original, forget=forget, device=device, seed=seed, **base, **cfg)
+            jf, jr = accs(predict_logits(res.model, Xtr).argmax(1).numpy())
+            records.append(dict(rec, config=ci, orig_f=of, orig_r=orr, retrain_f=rf, retrain_r=rr,
+                                jit_f=jf, jit_r=jr, seconds=res.seconds))
+        if progress is not None:
+            progress()
+    return records
+
+
+def cells(seeds) -> list[tuple[str, int]]:
+    """The sweep's cells, (dataset, seed), in the order their records are listed."""
+    return [(ds, int(seed)) for ds in DATASETS for seed in seeds]
+
+
+def collect(seeds, recipe, device="cpu", progress=None, configs=None) -> list[dict]:
+    """Run everything in this process; one record per (dataset, scenario, seed, config)."""
+    records = []
+    for ds, seed in cells(seeds):
+        records += collect_cell(ds, seed, recipe, device, configs,
+                                progress=progress.update if progress is not None else None)
     return records
 
 
@@ -141,9 +156,22 @@ def run_sweep(args) -> int:
     recipe = ModelRecipe(tuple(args.hidden), args.activation, args.epochs, args.lr, args.batch_size)
     configs = grid()
     n_targeted = len(DATASETS) * len(TARGETED)
+    try:
+        opts = engine_options(args)
+    except ValueError as err:
+        print(f"python -m unlearn_core.bench: error: {err}", file=sys.stderr)
+        return 2
     with tqdm(total=len(DATASETS) * len(args.seeds) * len(SCENARIOS), desc="sweep", file=sys.stderr,
               disable=args.quiet) as bar:
-        records = collect(args.seeds, recipe, args.device, bar, configs)
+        if opts.engine == "ray":
+            engine = RayEngine(opts)
+            try:
+                records = run_sweep_grid(collect_cell, cells(args.seeds), (recipe, args.device, configs), engine,
+                                         progress=lambda: bar.update(len(SCENARIOS)))
+            finally:
+                engine.close()
+        else:
+            records = collect(args.seeds, recipe, args.device, bar, configs)
     by_cfg, ranking = summarise(records, configs)
     print(f"JiT sweep: {len(configs)} configurations x {len(DATASETS)} datasets x {len(SCENARIOS)} scenarios "
           f"x seeds {','.join(map(str, args.seeds))}; n_samples={DEFAULTS['toy2d']['jit']['n_samples']}, one epoch.")

@@ -4,6 +4,11 @@ The files are Python pickles (a pickle can run any code when loaded), so they ar
 restricted unpickler that only rebuilds dicts, lists, numbers, strings and numpy arrays, and refuses
 anything else with :class:`UnsafeFileError` before it runs. The archive (.tar.gz) is read in one
 streamed pass without extracting; the extracted folder works too, and so does a folder holding either.
+Sizes are bounded before anything is read: an archive member or file larger than ``MAX_MEMBER_BYTES``
+(checked from the tar header or the file's size, so a small archive declaring a huge member fails at
+once), more than ``MAX_ARCHIVE_MEMBERS`` members, more than ``MAX_ARCHIVE_BYTES`` in all, or an
+extended tar header (pax, GNU long name) over ``MAX_TAR_HEADER_BYTES`` is refused with a message;
+reads are capped at the declared size.
 
     arrays = read_cifar("cifar20", "~/data/cifar-100-python.tar.gz")   # CifarArrays: uint8 images, labels
     locate("cifar10", "~/data")                                        # cheap: where the files are, or ValueError
@@ -97,6 +102,16 @@ LAYOUTS = {
     "cifar100": dict(title="CIFAR-100", archive="cifar-100-python.tar.gz", folder="cifar-100-python",
                      train=("train",), test=("test",), meta="meta", listing="train, test, meta"),
 }
+
+
+#: The largest archive member or file read (CIFAR-100's ``train``, the largest official file, is 155 MB).
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+#: The most members an archive may hold (the official archives hold 9 and 5, folders included).
+MAX_ARCHIVE_MEMBERS = 1_000
+#: The most bytes of members (as their headers declare them) streamed through, wanted or not.
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
+#: The largest extended header (a pax header or a GNU long name), which tarfile reads whole into memory.
+MAX_TAR_HEADER_BYTES = 1024 * 1024
 
 
 class UnsafeFileError(ValueError):
@@ -212,6 +227,29 @@ def _batch(d: dict, label_keys: Sequence[str], source: str, n_labels: Sequence[i
 # Where the files are
 # --------------------------------------------------------------------------------------------
 
+class _CappedTarInfo(tarfile.TarInfo):
+    """A TarInfo that refuses an extended header (pax, GNU long name) declaring more than
+    ``MAX_TAR_HEADER_BYTES``, before tarfile reads that header whole into memory."""
+
+    def _proc_member(self, tarfile_):
+        extended = (tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE,
+                    tarfile.SOLARIS_XHDTYPE)
+        if self.type in extended and self.size > MAX_TAR_HEADER_BYTES:
+            raise ValueError(f"the archive {tarfile_.name or ''} has an extended tar header of {self.size:,} bytes, "
+                             f"more than the {MAX_TAR_HEADER_BYTES:,} allowed; refused without reading it. Not a "
+                             f"genuine CIFAR 'python version' archive: download the original from {CIFAR_URL}")
+        return super()._proc_member(tarfile_)
+
+
+def _is_tar(path: Path) -> bool:
+    """Whether ``path`` opens as a (compressed) tar archive: its first header, read with the caps."""
+    try:
+        with tarfile.open(path, mode="r|*", tarinfo=_CappedTarInfo):
+            return True
+    except (tarfile.TarError, EOFError, OSError, zlib.error):
+        return False
+
+
 def _missing_message(layout: dict, where: Path) -> str:
     return (f"no {layout['title']} data in {where}: expected {layout['archive']} or {layout['folder']}/ "
             f"({layout['listing']}) — download the 'python version' from {CIFAR_URL}")
@@ -230,7 +268,7 @@ def locate(kind: str, data_dir) -> tuple[str, Path]:
     if not p.exists():
         raise ValueError(f"{_missing_message(layout, p)} (the path does not exist)")
     if p.is_file():
-        if not tarfile.is_tarfile(p):
+        if not _is_tar(p):
             raise ValueError(f"{p} is not a tar archive; expected {layout['archive']} or the folder "
                              f"{layout['folder']}/ ({layout['listing']})")
         return "tar", p
@@ -243,8 +281,27 @@ def locate(kind: str, data_dir) -> tuple[str, Path]:
     raise ValueError(_missing_message(layout, p))
 
 
+def _too_big(source: str, size: int) -> ValueError:
+    return ValueError(f"{source} is {size:,} bytes, more than the {MAX_MEMBER_BYTES:,} bytes any CIFAR file needs "
+                      f"(the largest, CIFAR-100's train, is about 155 MB); refused without reading it. This is not a "
+                      f"genuine CIFAR 'python version' file: download the original from {CIFAR_URL}")
+
+
+def _read_capped(fh, size: int, source: str) -> bytes:
+    """Exactly ``size`` bytes from ``fh`` (at most ``MAX_MEMBER_BYTES``), never more."""
+    if size > MAX_MEMBER_BYTES:
+        raise _too_big(source, size)
+    raw = fh.read(size + 1)
+    if len(raw) != size:
+        raise ValueError(f"{source}: read {len(raw):,} bytes where {size:,} were declared; the file changed while "
+                         "it was read or is damaged")
+    return raw
+
+
 def _read_files(kind: str, data_dir) -> dict[str, tuple[bytes, str]]:
-    """{file name: (raw bytes, description of where it came from)} for the layout's train, test and meta files."""
+    """{file name: (raw bytes, description of where it came from)} for the layout's train, test and meta files.
+
+    Every size is checked before reading (``MAX_MEMBER_BYTES``, ``MAX_ARCHIVE_MEMBERS``, ``MAX_ARCHIVE_BYTES``)."""
     layout = layout_for(kind)
     wanted = (*layout["train"], *layout["test"], layout["meta"])
     form, where = locate(kind, data_dir)
@@ -253,15 +310,33 @@ def _read_files(kind: str, data_dir) -> dict[str, tuple[bytes, str]]:
         for name in wanted:
             f = where / name
             if f.is_file():
-                found[name] = (f.read_bytes(), str(f))
+                try:
+                    with open(f, "rb") as fh:
+                        found[name] = (_read_capped(fh, f.stat().st_size, str(f)), str(f))
+                except OSError as err:
+                    raise ValueError(f"cannot read {f} ({err.strerror or err}); check its permissions") from None
     else:
         try:
-            with tarfile.open(where, mode="r|*") as tf:  # streamed: one pass, nothing extracted to disk
-                for member in tf:
+            # streamed: one pass, nothing extracted to disk; extended headers capped (_CappedTarInfo)
+            with tarfile.open(where, mode="r|*", tarinfo=_CappedTarInfo) as tf:
+                declared = 0
+                for count, member in enumerate(tf, 1):
+                    source = f"{where}:{member.name}"
+                    if count > MAX_ARCHIVE_MEMBERS:
+                        raise ValueError(f"the archive {where} holds more than {MAX_ARCHIVE_MEMBERS:,} members; a "
+                                         f"CIFAR archive holds fewer than 10. Not a genuine CIFAR 'python version' "
+                                         f"archive: download the original from {CIFAR_URL}")
+                    if member.size > MAX_MEMBER_BYTES:  # from the header: nothing of it has been read
+                        raise _too_big(source, member.size)
+                    declared += member.size
+                    if declared > MAX_ARCHIVE_BYTES:
+                        raise ValueError(f"the archive {where} unpacks to more than {MAX_ARCHIVE_BYTES:,} bytes; a "
+                                         f"CIFAR archive unpacks to under 200 MB. Refused: download the original "
+                                         f"from {CIFAR_URL}")
                     parts = member.name.replace("\\", "/").strip("/").split("/")
                     if (member.isfile() and parts[-1] in wanted and parts[-1] not in found
                             and (len(parts) == 1 or parts[-2] == layout["folder"])):
-                        found[parts[-1]] = (tf.extractfile(member).read(), f"{where}:{member.name}")
+                        found[parts[-1]] = (_read_capped(tf.extractfile(member), member.size, source), source)
         except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
             raise ValueError(f"could not read the archive {where} ({type(err).__name__}: {err}); it may be "
                              f"truncated: download the 'python version' again from {CIFAR_URL}") from None

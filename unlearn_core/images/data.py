@@ -14,7 +14,9 @@ Datasets (see PAPER.md section 5):
   files, read by ``unlearn_core.images.cifar`` (from the .tar.gz without extracting or from the
   extracted folder, with a restricted unpickler that refuses anything but numpy arrays with
   :class:`~unlearn_core.images.cifar.UnsafeFileError`).
-- ``load_folder(path)``: one subfolder per class (e.g. Pins faces), resized to ``size x size``.
+- ``load_folder(path)``: one subfolder per class (e.g. Pins faces), resized to ``size x size``;
+  bounded before anything is decoded: at most ``MAX_FOLDER_IMAGES`` images of at most
+  ``MAX_IMAGE_FILE_BYTES`` each, ``size`` at most ``MAX_IMAGE_SIZE``.
 - ``check_data_dir(dataset, data_dir)``: a cheap check (no image decoded) that a path can hold the
   data, failing with the loader's own message; ``folder_classes(path)``: an image folder's classes.
 
@@ -42,6 +44,10 @@ from unlearn_core.images.cifar import CIFAR_KINDS, locate, read_cifar
 
 DATASETS = ("digits", "digits_parity", *CIFAR_KINDS, "folder")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+#: Bounds of an image folder, checked before any image is decoded (the arrays then stay under ~4 GB at size 64).
+MAX_FOLDER_IMAGES = 200_000
+MAX_IMAGE_FILE_BYTES = 64 * 1024 * 1024
+MAX_IMAGE_SIZE = 512
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,6 +335,12 @@ def _read_image(f: Path, size: int) -> np.ndarray:
     from PIL import Image  # Pillow is only needed for image folders (see the module docstring)
 
     try:
+        if f.stat().st_size > MAX_IMAGE_FILE_BYTES:
+            raise ValueError(f"image {f} is {f.stat().st_size:,} bytes, more than the {MAX_IMAGE_FILE_BYTES:,} "
+                             "allowed; shrink or remove it")
+    except OSError as err:
+        raise ValueError(f"could not read image {f} ({err.strerror or err})") from None
+    try:
         with Image.open(f) as im:
             im = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
             return np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
@@ -380,8 +392,8 @@ def load_folder(path, size: int = 32, test_fraction: float = 0.2, seed: int = 0)
     root = Path(path).expanduser()
     if not root.is_dir():
         raise ValueError(f"image folder {root} does not exist or is not a folder")
-    if isinstance(size, bool) or int(size) != size or size < 1:
-        raise ValueError(f"size must be a positive integer (pixels), got {size!r}")
+    if isinstance(size, bool) or int(size) != size or not 1 <= size <= MAX_IMAGE_SIZE:
+        raise ValueError(f"size must be an integer from 1 to {MAX_IMAGE_SIZE} (pixels), got {size!r}")
     size = int(size)
     if (root / "train").is_dir() and (root / "test").is_dir():
         names, tr_files, y_tr = _collect(root / "train")
@@ -403,6 +415,9 @@ def load_folder(path, size: int = 32, test_fraction: float = 0.2, seed: int = 0)
         y_tr, y_te = y[~is_test], y[is_test]
     if len(names) < 2:
         raise ValueError(f"{root} holds a single class ({names[0]}); a classifier needs at least two class folders")
+    if len(tr_files) + len(te_files) > MAX_FOLDER_IMAGES:
+        raise ValueError(f"{root} holds {len(tr_files) + len(te_files):,} images, more than the {MAX_FOLDER_IMAGES:,} "
+                         "the bench reads; use a subset")
     empty = np.zeros((0, 3, size, size), dtype=np.uint8)
     train = np.stack([_read_image(f, size) for f in tr_files]) if tr_files else empty
     test = np.stack([_read_image(f, size) for f in te_files]) if te_files else empty

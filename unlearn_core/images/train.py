@@ -10,7 +10,8 @@ The recipes live in one place, at the top of this file: ``RECIPE_DEFAULTS`` (``I
 defaults) and ``RECIPES``, what each dataset / architecture changes; ``recipe_for(dataset, arch)``
 combines them. The bench, ``python -m unlearn_core.pretrain`` and the app read them from here.
 
-Reproducible and resumable: shuffling and augmentation draw from generators seeded with ``seed``;
+Reproducible and resumable: shuffling, augmentation and the zoo's dropout (``models.dropout_rng``, one
+stream per epoch) draw from generators seeded with ``seed``, never from torch's global one;
 with ``checkpoint=PATH`` the model, optimiser, schedule, epoch and generator states are written
 atomically after every epoch (``unlearn_core.images.checkpoints.save_checkpoint``: tensors and plain containers
 only, loaded with ``weights_only=True``), and ``resume=True`` continues from the last finished
@@ -34,6 +35,7 @@ import torch.nn.functional as F
 from unlearn_core.data import as_xy, resolve_device
 from unlearn_core.images.data import augment
 from unlearn_core.images.checkpoints import load_checkpoint, save_checkpoint
+from unlearn_core.models import dropout_rng, stream_seed
 from unlearn_core.training import check_labels
 
 
@@ -193,23 +195,25 @@ def train_images(model: nn.Module, X, y, recipe: ImageRecipe | dict | None = Non
         order = torch.randperm(n, generator=order_gen)
         loss_sum = torch.zeros((), device=dev)
         correct = torch.zeros((), device=dev, dtype=torch.int64)
-        for i in range(0, n, bs):
-            idx = order[i:i + bs]
-            xb = X[idx].to(dev, non_blocking=True)
-            yb = y[idx].to(dev, non_blocking=True)
-            xb = augment_batch(xb, aug_gen, recipe.crop_pad, recipe.flip)
-            if recipe.channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
-            with autocast():
-                logits = model(xb)
-                loss = F.cross_entropy(logits.float(), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += (logits.detach().argmax(1) == yb).sum()
+        # Dropout masks: a stream per epoch, so a resumed run draws what the uninterrupted one did.
+        with dropout_rng(stream_seed(seed, 100 + epoch)):
+            for i in range(0, n, bs):
+                idx = order[i:i + bs]
+                xb = X[idx].to(dev, non_blocking=True)
+                yb = y[idx].to(dev, non_blocking=True)
+                xb = augment_batch(xb, aug_gen, recipe.crop_pad, recipe.flip)
+                if recipe.channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                with autocast():
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits.float(), yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                loss_sum += loss.detach() * len(idx)
+                correct += (logits.detach().argmax(1) == yb).sum()
         spent = (history[-1]["seconds"] if history else 0.0) + time.perf_counter() - t0
         entry = {"epoch": epoch + 1, "loss": float(loss_sum) / n, "acc": float(correct) / n,
                  "lr": float(opt.param_groups[0]["lr"]), "seconds": spent}

@@ -1,10 +1,13 @@
 """Image classifiers for the benchmarks (ResNet18, the authors' "VGG16", a small ViT), their registry, users' models.
 
 Every model here is a plain ``torch.nn.Module`` written in this project (torchvision is not used): input
-[B, C, H, W] float, output logits [B, n_classes]. Each takes ``seed``: when given, every parameter (and
-BatchNorm's running statistics) is set by ``unlearn_core.models.reinitialize(model, seed)``, so the same
-seed gives the same weights, and "retrain" can re-initialise the whole network, backbone included
-(reference/PAPER.md section 7). Each keeps its constructor arguments in ``model.config``.
+[B, C, H, W] float, output logits [B, n_classes]. Each takes ``seed``: when given, the model is built without
+drawing from torch's global generator and every parameter (and BatchNorm's running statistics) is set by
+``unlearn_core.models.reinitialize(model, seed)`` from a ``torch.Generator`` (``seeded_construction``), so the
+same seed gives the same weights whatever other threads do, and "retrain" can re-initialise the whole
+network, backbone included (reference/PAPER.md section 7). Dropout layers are ``unlearn_core.models.Dropout``:
+seeded masks inside the library's training and unlearning loops. Each keeps its constructor arguments in
+``model.config``.
 
     from unlearn_core.images.zoo import build_model
     from unlearn_core.images.checkpoints import save_checkpoint, load_model
@@ -42,7 +45,6 @@ calling convention is in ``build_from_factory``). Saving and loading any of thes
 """
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
 import operator
@@ -53,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from unlearn_core.models import SmallCNN, reinitialize
+from unlearn_core.models import Dropout, SmallCNN, draw_into, reinitialize, seeded_construction
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -69,8 +71,9 @@ class KaimingConv2d(nn.Conv2d):
     about 6x in variance per ReLU layer, which stalls an 8-conv, BN-free VGG.)
     """
 
-    def reset_parameters(self) -> None:
-        nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        draw_into(self.weight, lambda t: nn.init.kaiming_normal_(t, mode="fan_out", nonlinearity="relu",
+                                                                 generator=generator))
         if self.bias is not None:
             nn.init.zeros_(self.bias)
 
@@ -86,11 +89,6 @@ def _check_input(name: str, x: torch.Tensor, in_channels: int) -> None:
     if x.ndim != 4 or x.shape[1] != in_channels:
         raise ValueError(f"{name} expects images [batch, {in_channels}, height, width], got a tensor of shape "
                          f"{tuple(x.shape)}; reshape the input (flat rows need .reshape(-1, C, H, W))")
-
-
-def _rng_guard(seed: int | None):
-    """With a seed, building a model leaves the global CPU RNG as it was (construction draws from it)."""
-    return torch.random.fork_rng(devices=[]) if seed is not None else contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -142,7 +140,7 @@ class ResNet18(nn.Module):
             raise ValueError(f"ResNet18: width must be at least 1, got {width}")
         n_classes, in_channels, width = int(n_classes), int(in_channels), int(width)
         self.config = dict(n_classes=n_classes, in_channels=in_channels, width=width)
-        with _rng_guard(seed):
+        with seeded_construction(self, seed):
             self.conv1 = KaimingConv2d(in_channels, width, 3, stride=1, padding=1, bias=False)
             self.bn1 = nn.BatchNorm2d(width)
             stages, planes = [], width
@@ -153,8 +151,6 @@ class ResNet18(nn.Module):
             self.layer1, self.layer2, self.layer3, self.layer4 = stages
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.fc = nn.Linear(planes, n_classes)
-        if seed is not None:
-            reinitialize(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input("ResNet18", x, self.config["in_channels"])
@@ -189,16 +185,17 @@ class MaxPoolIfFits(nn.MaxPool2d):
 class _NormalLinear(nn.Linear):
     """``nn.Linear`` initialised as torchvision's VGG classifier: weights N(0, 0.01^2), zero bias."""
 
-    def reset_parameters(self) -> None:
-        nn.init.normal_(self.weight, 0.0, 0.01)
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        draw_into(self.weight, lambda t: nn.init.normal_(t, 0.0, 0.01, generator=generator))
         nn.init.zeros_(self.bias)
 
 
 class _KaimingLinear(nn.Linear):
     """``nn.Linear`` with Kaiming normal weights (fan_in, ReLU) and zero bias (VGG11's hidden layers)."""
 
-    def reset_parameters(self) -> None:
-        nn.init.kaiming_normal_(self.weight, mode="fan_in", nonlinearity="relu")
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        draw_into(self.weight, lambda t: nn.init.kaiming_normal_(t, mode="fan_in", nonlinearity="relu",
+                                                                 generator=generator))
         nn.init.zeros_(self.bias)
 
 
@@ -237,7 +234,7 @@ class VGG11(nn.Module):
         self.config = dict(n_classes=n_classes, in_channels=in_channels, dropout=float(dropout), width=width)
         layers: list[nn.Module] = []
         channels = in_channels
-        with _rng_guard(seed):
+        with seeded_construction(self, seed):
             for item in VGG11_CONFIG:
                 if item == "M":
                     layers.append(MaxPoolIfFits())
@@ -249,12 +246,10 @@ class VGG11(nn.Module):
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             hidden = 8 * width
             self.classifier = nn.Sequential(
-                _KaimingLinear(channels, hidden), nn.ReLU(), nn.Dropout(dropout),
-                _KaimingLinear(hidden, hidden), nn.ReLU(), nn.Dropout(dropout),
+                _KaimingLinear(channels, hidden), nn.ReLU(), Dropout(dropout),
+                _KaimingLinear(hidden, hidden), nn.ReLU(), Dropout(dropout),
                 _NormalLinear(hidden, n_classes),
             )
-        if seed is not None:
-            reinitialize(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_input("VGG11", x, self.config["in_channels"])
@@ -279,9 +274,9 @@ class TokenParams(nn.Module):
         self.pos_embed = nn.Parameter(torch.empty(1, 1 + n_patches, dim))
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        nn.init.trunc_normal_(self.cls_token, std=0.02, a=-0.04, b=0.04)
-        nn.init.trunc_normal_(self.pos_embed, std=0.02, a=-0.04, b=0.04)
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        for p in (self.cls_token, self.pos_embed):
+            draw_into(p, lambda t: nn.init.trunc_normal_(t, std=0.02, a=-0.04, b=0.04, generator=generator))
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:
         """[B, n_patches, dim] -> [B, 1 + n_patches, dim]: class token prepended, positions added."""
@@ -305,13 +300,14 @@ class Attention(nn.Module):
         self.heads, self.dropout = heads, dropout
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
-        self.proj_drop = nn.Dropout(dropout)
+        self.attn_drop = Dropout(dropout)
+        self.proj_drop = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, d = x.shape
         q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
         attn = torch.softmax((q * (q.shape[-1] ** -0.5)) @ k.transpose(-2, -1), dim=-1)   # [B, heads, T, T]
-        out = F.dropout(attn, self.dropout, self.training) @ v                             # [B, heads, T, hd]
+        out = self.attn_drop(attn) @ v                             # [B, heads, T, hd]
         return self.proj_drop(self.proj(out.transpose(1, 2).reshape(b, t, d)))
 
 
@@ -323,8 +319,8 @@ class Block(nn.Module):
         self.norm1 = nn.LayerNorm(dim)
         self.attn = Attention(dim, heads, dropout)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), nn.Dropout(dropout),
-                                 nn.Linear(mlp_dim, dim), nn.Dropout(dropout))
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp_dim), nn.GELU(), Dropout(dropout),
+                                 nn.Linear(mlp_dim, dim), Dropout(dropout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.norm1(x))
@@ -367,16 +363,14 @@ class ViT(nn.Module):
                            in_channels=int(in_channels), dim=int(dim), depth=int(depth), heads=int(heads),
                            mlp_dim=int(mlp_dim), dropout=float(dropout))
         dim = int(dim)
-        with _rng_guard(seed):
+        with seeded_construction(self, seed):
             self.patch_embed = nn.Conv2d(int(in_channels), dim, patch_size, stride=patch_size)
             self.tokens = TokenParams((image_size // patch_size) ** 2, dim)
-            self.pos_drop = nn.Dropout(float(dropout))
+            self.pos_drop = Dropout(float(dropout))
             self.blocks = nn.Sequential(*[Block(dim, int(heads), int(mlp_dim), float(dropout))
                                           for _ in range(int(depth))])
             self.norm = nn.LayerNorm(dim)
             self.head = nn.Linear(dim, int(n_classes))
-        if seed is not None:
-            reinitialize(self, seed)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, s = self.config["in_channels"], self.config["image_size"]
@@ -472,8 +466,7 @@ def build_model(name: str, n_classes: int, in_shape: Sequence[int], seed: int | 
                              "patch_size=... that divides it")
         kwargs["image_size"] = h
     try:
-        with _rng_guard(seed):          # SmallCNN draws its construction-time init from the global RNG
-            model = cls(**kwargs, **options, seed=seed)
+        model = cls(**kwargs, **options, seed=seed)
     except TypeError as e:
         accepted = [p for p in inspect.signature(cls).parameters if p not in _DERIVED | {"seed"}]
         raise ValueError(f"bad options for {key} ({cls.__name__}): {e}; it accepts {', '.join(accepted)}") from None
@@ -563,8 +556,9 @@ def build_from_factory(spec: str | Callable[..., nn.Module], n_classes: int, in_
     The module must return logits [B, n_classes] for inputs [B, *in_shape]. ``spec`` is a
     ``"package.module:function"`` string (see ``load_factory``) or the callable itself.
     When ``seed`` is given, the model is then re-initialised with ``reinitialize(model, seed)``, which
-    needs ``reset_parameters()`` on every submodule that owns parameters (it raises TypeError naming the
-    submodule otherwise). With ``check`` (default), one eval-mode forward of a zero input [1, *in_shape]
+    needs ``reset_parameters()`` on every submodule that owns parameters, taking ``generator=`` if it draws
+    at random (PyTorch's own layers are handled; it raises TypeError naming the submodule otherwise). The
+    factory's own construction draws from torch's global generator; those values are all overwritten. With ``check`` (default), one eval-mode forward of a zero input [1, *in_shape]
     verifies the output shape (the model's mode is restored; BatchNorm statistics are not touched).
     """
     factory = load_factory(spec) if isinstance(spec, str) else spec
@@ -583,7 +577,7 @@ def build_from_factory(spec: str | Callable[..., nn.Module], n_classes: int, in_
     if not isinstance(model, nn.Module):
         raise FactoryError(f"factory {label!r} returned a {type(model).__name__}, not a torch.nn.Module")
     if seed is not None:
-        reinitialize(model, seed)       # (construction already drew from the global RNG: the factory's own)
+        reinitialize(model, seed)
     if check:
         param = next(iter(model.parameters()), None)
         was_training = model.training

@@ -13,7 +13,7 @@ import copy
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.methods.common import (Steps, device_of, forked_rng, frozen_copy, kl, optimiser_step,
+from unlearn_core.methods.common import (Steps, device_of, frozen_copy, kl, method_dropout, optimiser_step,
                                          reinitialize_keeping_input_stats, seeded_generator)
 from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
 from unlearn_core.training import batches
@@ -58,7 +58,7 @@ def run_bad_teacher(model, forget, retain, on_step, *, epochs, lr, batch_size, r
     T = kl_temperature
     frac = retain_fraction
     dev = device_of(model)
-    with forked_rng(seed, dev):
+    with method_dropout(seed):
         competent = frozen_copy(model)
         incompetent = frozen_copy(reinitialize_keeping_input_stats(copy.deepcopy(model), seed))
         gen = seeded_generator(seed, 1)

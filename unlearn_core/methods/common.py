@@ -8,9 +8,12 @@ zero-shot methods); ``on_step(step, loss, model)`` (or None) runs after every op
 the model*; the return value is the list of detached per-step loss tensors. Learned noise and
 generator updates are not model steps and are not reported.
 
-Randomness comes only from ``torch.Generator`` objects seeded from ``seed``, plus a forked,
-seeded global RNG around the runs that build modules (``forked_rng``), so that module
-construction or dropout inside a run is reproducible and the caller's global RNG is left as it was.
+Randomness comes only from ``torch.Generator`` objects seeded from ``seed`` (``seeded_generator``):
+shuffles, noise, re-initialisation (``models.reinitialize``) and the construction of helper modules
+(``seed=``). A method that runs the model in train mode does it inside ``models.dropout_rng`` with a
+seed of its own (``method_dropout``), so the library's ``Dropout`` layers draw seeded masks. Nothing
+seeds or draws from torch's process-wide generator: app sessions are threads of one process, and the
+same seed must give the same result whatever the other threads do.
 
 Input space. Inputs reach the model already normalised. Synthetic inputs (UNSIR/EMMN noise,
 GKT's generator) are built as ``center + scale * u`` with ``u`` the learned tensor or the
@@ -20,16 +23,15 @@ standardised space) and 0 / 1 otherwise. Nothing is clamped.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from unlearn_core.models import Standardize, input_center, input_scale, reinitialize
+from unlearn_core.models import Standardize, dropout_rng, input_center, input_scale, reinitialize, stream_seed
 
 OnStep = Callable[[int, float, nn.Module], None] | None
 
@@ -54,13 +56,9 @@ class Steps:
         self(loss)
 
 
-@contextlib.contextmanager
-def forked_rng(seed: int, device: torch.device) -> Iterator[None]:
-    """Fork (and seed) the global RNG for the duration of a run, CUDA included when used."""
-    devices = [device.index or 0] if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(int(seed) + 7919)
-        yield
+def method_dropout(seed: int):
+    """The ``dropout_rng`` block a method runs its train-mode forwards in (its own stream of ``seed``)."""
+    return dropout_rng(stream_seed(seed, 7919))
 
 
 def device_of(model: nn.Module) -> torch.device:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from unlearn_core.methods.common import Steps, device_of, forked_rng, seeded_generator
+from unlearn_core.methods.common import Steps, device_of, method_dropout, seeded_generator
 from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
 from unlearn_core.methods.unsir import learn_noise
 from unlearn_core.training import n_outputs, train_loop
@@ -80,7 +80,7 @@ def run_emmn(model, forget, retain, on_step, *, n_noise, max_noise_steps, min_no
     kept = torch.arange(n_classes, device=dev)[~is_forget]
     if len(kept) == 0:
         raise ValueError("emmn needs at least one class that is not forgotten")
-    with forked_rng(seed, dev):
+    with method_dropout(seed):
         gen = seeded_generator(seed, 5)
         shape = tuple(Xf.shape[1:])
         max_labels, min_labels = forget_classes.repeat_interleave(n_noise), kept.repeat_interleave(n_noise)

@@ -14,10 +14,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from unlearn_core.methods.common import (Steps, device_of, forked_rng, frozen_copy, input_affine, kl, optimiser_step,
-                                         reinitialize_keeping_input_stats, seeded_generator, to_inputs)
+from unlearn_core.methods.common import (Steps, device_of, frozen_copy, input_affine, kl, method_dropout,
+                                         optimiser_step, reinitialize_keeping_input_stats, seeded_generator,
+                                         to_inputs)
 from unlearn_core.methods.spec import MethodSpec, Param, small_model_or_paper
-from unlearn_core.models import reinitialize
+from unlearn_core.models import seeded_construction
 from unlearn_core.training import n_outputs
 
 TOY2D = dict(
@@ -69,15 +70,16 @@ class Generator(nn.Module):
     """GKT's generator, as an MLP for any input shape: z [B, z_dim] -> inputs [B, *shape]. The last
     layer is a BatchNorm (as in the authors' generator), so outputs are standardised per feature."""
 
-    def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 256):
+    def __init__(self, z_dim: int, shape: tuple[int, ...], width: int = 256, seed: int | None = None):
         super().__init__()
         self.shape = tuple(shape)
         d = math.prod(self.shape)
-        self.net = nn.Sequential(
-            nn.Linear(z_dim, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2),
-            nn.Linear(width, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2),
-            nn.Linear(width, d), nn.BatchNorm1d(d, affine=True),
-        )
+        with seeded_construction(self, seed):
+            self.net = nn.Sequential(
+                nn.Linear(z_dim, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2),
+                nn.Linear(width, width), nn.BatchNorm1d(width), nn.LeakyReLU(0.2),
+                nn.Linear(width, d), nn.BatchNorm1d(d, affine=True),
+            )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(len(z), *self.shape)
@@ -114,11 +116,11 @@ def run_gkt(model, forget, retain, on_step, *, n_iterations, batch_size, z_dim, 
     if len(forget_classes) >= n_classes:
         raise ValueError("gkt needs at least one class that is not forgotten")
     shape = tuple(Xf.shape[1:])
-    with forked_rng(seed, dev):
+    with method_dropout(seed):
         teacher = frozen_copy(model)
         reinitialize_keeping_input_stats(model, seed)
         affine = input_affine(model, shape, dev)
-        generator = reinitialize(Generator(z_dim, shape, width), int(seed) + 1).to(dev)
+        generator = Generator(z_dim, shape, width, seed=int(seed) + 1).to(dev)
         gen_params = list(generator.parameters())
         stu_params = [p for p in model.parameters() if p.requires_grad]
         g_opt = torch.optim.Adam(gen_params, lr=generator_lr)

@@ -31,7 +31,9 @@ Differences from the authors' code (reference/PAPER.md) and how to reproduce it:
 - ``reduction="mean"`` (default) averages the per-sample loss over the batch, so the step does
   not depend on the forget batch size; their code sums (``reduction="sum"``).
 - ``train_mode=False`` (default) runs the model in eval mode (no dropout; BatchNorm uses its
-  running statistics). Their code leaves it in train mode (``train_mode=True``).
+  running statistics). Their code leaves it in train mode (``train_mode=True``); the library's
+  ``models.Dropout`` layers then draw masks from a stream of ``seed`` (``models.dropout_rng``), while
+  plain ``nn.Dropout`` layers of other models draw from torch's global generator.
 - ``clamp=True`` clamps x + xi to the batch-global [min, max] as their code does; the
   denominator is then the post-clamp distance, as in theirs. Off by default.
 - ``scale_noise=False`` draws the noise in input units, as their code does (see Scale).
@@ -67,7 +69,7 @@ import torch
 from torch import nn
 
 from unlearn_core.methods.spec import MethodSpec, Param
-from unlearn_core.models import input_center, input_scale
+from unlearn_core.models import dropout_rng, input_center, input_scale, stream_seed
 
 # ---------------------------------------------------------------------------------------------
 # Defaults. "toy2d" = the 2-D MLP of the teaching app, with inputs standardised inside the model
@@ -97,9 +99,12 @@ IMAGE: dict[tuple[str, str], tuple[float, float, int, str]] = {
     ("resnet18", "full_class"): (0.5, 3e-4, 128, "sum"),  # ours: VGG11's values (not in the paper)
     ("resnet18", "sub_class"): (0.01, 3e-4, 64, "sum"),   # ours
     ("resnet18", "random"): (0.01, 3e-4, 128, "sum"),     # ours
-    ("smallcnn", "full_class"): (0.1, 1e-3, 128, "sum"),  # ours: scripts/digits_jit_sweep.py (docs/defaults.md)
-    ("smallcnn", "sub_class"): (0.1, 1e-3, 32, "sum"),    # ours: same sweep
-    ("smallcnn", "random"): (0.5, 3e-4, 8, "mean"),       # ours: same sweep (nothing beats doing nothing here)
+    # ours: scripts/digits_jit_sweep.py, ranked by the mean gap to retrain over 3 model x 3 noise seeds
+    # (docs/defaults.md). full_class: the closest setting, yet it still costs retain accuracy; sub_class and
+    # random: nothing beats doing nothing, these are the least harmful.
+    ("smallcnn", "full_class"): (0.5, 1e-2, 8, "mean"),
+    ("smallcnn", "sub_class"): (0.1, 3e-3, 8, "mean"),
+    ("smallcnn", "random"): (0.5, 3e-4, 8, "mean"),
 }
 
 NORMALIZE_STEPS = ("off", "first", "probe")
@@ -267,36 +272,37 @@ def jit(model: nn.Module, X: torch.Tensor, *, sigma: float = TOY2D["sigma"], n_s
     gen = torch.Generator(device=dev).manual_seed(int(seed))
     scale = scale_for(model, X) if scale_noise else None
     model.train(bool(train_mode))
-    losses: list[torch.Tensor] = []
-    step_size: float | None = float(lr) if normalize_step == "off" else None
-    if normalize_step == "probe":  # the probe norm is of a batch-mean loss: a summed loss is batch_size times it
-        reference = probe_grad_norm(model, X, params, gen, sigma=float(sigma), n_samples=int(n_samples), scale=scale,
-                                    clamp=clamp, chunk_size=chunk_size, amp=amp, gradient=gradient)
-        step_size = float(lr) / (reference * (int(batch_size) if reduction == "sum" else 1))
-    step = 0
-    for p in params:
-        p.grad = None
-    for _ in range(int(epochs)):
-        for start in range(0, len(X), int(batch_size)):
-            x = X[start:start + int(batch_size)]
-            noise = torch.randn((int(n_samples), *x.shape), generator=gen, device=dev, dtype=x.dtype)
-            noise.mul_(float(sigma))
-            if not accumulate_grad:
-                for p in params:
-                    p.grad = None
-            loss = jit_loss(model, x, noise, scale=scale, clamp=clamp, reduction=reduction,
-                            chunk_size=chunk_size, amp=amp, gradient=gradient)
-            loss.backward()
-            live = [p for p in params if p.grad is not None]
-            grads = [p.grad for p in live]
-            if step_size is None:  # normalize_step="first": fixed once, from the first gradient
-                step_size = float(lr) / _global_norm(grads)
-            with torch.no_grad():  # plain SGD, exactly torch.optim.SGD(lr) without momentum
-                torch._foreach_add_(live, grads, alpha=-step_size)
-            step += 1
-            losses.append(loss.detach())
-            if callback is not None:
-                callback(step, float(losses[-1]), model)
+    with dropout_rng(stream_seed(seed, 7919)):  # train_mode: the library's Dropout draws seeded masks
+        losses: list[torch.Tensor] = []
+        step_size: float | None = float(lr) if normalize_step == "off" else None
+        if normalize_step == "probe":  # the probe norm is of a batch-mean loss: a summed loss is batch_size times it
+            reference = probe_grad_norm(model, X, params, gen, sigma=float(sigma), n_samples=int(n_samples),
+                                        scale=scale, clamp=clamp, chunk_size=chunk_size, amp=amp, gradient=gradient)
+            step_size = float(lr) / (reference * (int(batch_size) if reduction == "sum" else 1))
+        step = 0
+        for p in params:
+            p.grad = None
+        for _ in range(int(epochs)):
+            for start in range(0, len(X), int(batch_size)):
+                x = X[start:start + int(batch_size)]
+                noise = torch.randn((int(n_samples), *x.shape), generator=gen, device=dev, dtype=x.dtype)
+                noise.mul_(float(sigma))
+                if not accumulate_grad:
+                    for p in params:
+                        p.grad = None
+                loss = jit_loss(model, x, noise, scale=scale, clamp=clamp, reduction=reduction,
+                                chunk_size=chunk_size, amp=amp, gradient=gradient)
+                loss.backward()
+                live = [p for p in params if p.grad is not None]
+                grads = [p.grad for p in live]
+                if step_size is None:  # normalize_step="first": fixed once, from the first gradient
+                    step_size = float(lr) / _global_norm(grads)
+                with torch.no_grad():  # plain SGD, exactly torch.optim.SGD(lr) without momentum
+                    torch._foreach_add_(live, grads, alpha=-step_size)
+                step += 1
+                losses.append(loss.detach())
+                if callback is not None:
+                    callback(step, float(losses[-1]), model)
     model.eval()
     return losses
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from unlearn_core.methods.common import Steps, device_of, forked_rng, frozen_copy, kl, optimiser_step, seeded_generator
+from unlearn_core.methods.common import (Steps, device_of, frozen_copy, kl, method_dropout, optimiser_step,
+                                         seeded_generator)
 from unlearn_core.methods.spec import MethodSpec, Param
 from unlearn_core.training import batches
 
@@ -78,7 +79,7 @@ def run_scrub(model, forget, retain, on_step, *, epochs, msteps, lr, momentum, w
     T = temperature
     clip = max_grad_norm
     dev = device_of(model)
-    with forked_rng(seed, dev):
+    with method_dropout(seed):
         teacher = frozen_copy(model)
         gen = seeded_generator(seed, 3)
         params = [p for p in model.parameters() if p.requires_grad]

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from unlearn_core.methods.common import Steps, device_of, forked_rng, input_affine, seeded_generator, to_inputs
+from unlearn_core.methods.common import Steps, device_of, input_affine, method_dropout, seeded_generator, to_inputs
 from unlearn_core.methods.spec import MethodSpec, Param
 from unlearn_core.training import train_loop
 
@@ -145,8 +145,8 @@ def run_unsir(model, forget, retain, on_step, *, n_noise, noise_steps, noise_lr,
     Xf, yf = forget
     Xr, yr = retain
     copies, per_class = noise_copies, retain_per_class
-    dev = device_of(model)
-    with forked_rng(seed, dev):
+    device_of(model)  # a model without parameters is refused here
+    with method_dropout(seed):
         gen = seeded_generator(seed, 4)
         classes = torch.unique(yf)
         labels = classes.repeat_interleave(n_noise)

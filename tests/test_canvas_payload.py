@@ -1,0 +1,79 @@
+"""The canvas component's payload (ui/views/canvas_payload.py): compact, lossless, and the same player offline."""
+import json
+
+import numpy as np
+import pytest
+
+from ui.state.grids import GridSpec, Layers, class_bands, shade_of
+from ui.state.workspace import new_workspace
+from ui.views.canvas_payload import (FORGOTTEN, HIDDEN, TEST, TRAIN, canvas_html, canvas_payload, decode,
+                                     payload_for, player_js)
+import torch
+
+
+def grids(r=8, k=3, seed=0):
+    p = torch.softmax(torch.randn(r, r, k, generator=torch.Generator().manual_seed(seed)), -1)
+    return shade_of(p, k)
+
+
+def test_payload_round_trips_points_roles_frames_and_band():
+    r, k = 8, 3
+    spec = GridSpec((-1.0, 1.0, -2.0, 2.0), r)
+    X = np.random.default_rng(0).normal(size=(10, 2)).astype(np.float32)
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
+    frames = [grids(r, k, s)[0] for s in range(3)]
+    ghost = Layers(None, None, grids(r, k, 9)[1], np.eye(r, dtype=bool))
+    d = canvas_payload(spec, X, y, n_classes=k, frames=frames, frame_steps=[0, 5, 10], ghost=ghost,
+                       train_ids=range(7), test_ids=[7, 8, 9], forgotten=[1], selection={2, 3, 99}, show_test=True,
+                       run="r1", ack=4, title="t")
+    json.dumps(d)  # JSON-ready as it is
+    back = decode(d)
+    np.testing.assert_array_equal(back["xy"], X)
+    np.testing.assert_array_equal(back["labels"], y)
+    assert back["roles"].tolist() == [TRAIN, FORGOTTEN, TRAIN, TRAIN, TRAIN, TRAIN, TRAIN, TEST, TEST, TEST]
+    np.testing.assert_array_equal(back["frames"], np.stack(frames))
+    np.testing.assert_array_equal(back["ghost"], ghost.ghost_cls)
+    np.testing.assert_array_equal(back["agreed"], np.eye(r, dtype=np.uint8))
+    assert d["steps"] == [0, 5, 10] and d["selection"] == [2, 3]  # out-of-range ids dropped
+    assert d["bands"] == [list(b) for b in class_bands(k)] and d["bounds"] == [-1.0, 1.0, -2.0, 2.0]
+    assert d["run"] == "r1" and d["ack"] == 4 and d["k"] == 3 and len(d["colors"]) == 3
+    hidden = canvas_payload(spec, X, y, n_classes=k, frames=frames[:1], train_ids=range(7), test_ids=[7, 8, 9],
+                            show_test=False)
+    assert decode(hidden)["roles"][7:].tolist() == [HIDDEN] * 3 and hidden["ghost"] is None
+
+
+def test_class_is_recoverable_from_shade_bands():
+    """The canvas derives each cell's class from the band its shade falls in: that must equal the class grid."""
+    shade, cls = grids(16, 4, 3)
+    bands = class_bands(4)
+    derived = np.zeros_like(cls)
+    for c, (lo, hi) in enumerate(bands):
+        derived[(shade >= lo) & (shade <= hi)] = c
+    np.testing.assert_array_equal(derived, cls)
+
+
+def test_payload_checks_shapes():
+    spec = GridSpec((0, 1, 0, 1), 4)
+    X = np.zeros((3, 2), np.float32)
+    with pytest.raises(ValueError, match="grid is 4x4"):
+        canvas_payload(spec, X, [0, 1, 0], n_classes=2, frames=[np.zeros((5, 5), np.uint8)])
+    with pytest.raises(ValueError, match="frame steps"):
+        canvas_payload(spec, X, [0, 1, 0], n_classes=2, frames=[np.zeros((4, 4), np.uint8)], frame_steps=[0, 1])
+    with pytest.raises(ValueError, match="labels"):
+        canvas_payload(spec, X, [0, 1], n_classes=2, frames=[])
+
+
+def test_sixty_frames_of_a_workspace_stay_small_and_html_is_standalone():
+    ws = new_workspace("moons", n_samples=600)
+    ws.model_cfg.epochs = 5
+    ws.train()
+    shade = ws.layers(ws.original).shade
+    d = payload_for(ws, frames=[shade] * 60, frame_steps=list(range(60)), title="</script><b>x</b>")
+    size = len(json.dumps(d))
+    assert size < 1_000_000, size  # 60 frames of 100x100 as uint8 base64 (Plotly's uint8 was 3.8 MB)
+    page = canvas_html(d, title="A <title>").decode("utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "plotly" not in page.lower()
+    assert "export default" not in page and "function streamlitEntry" in page and "mountCanvas(" in page
+    assert "</script><b>" not in page and "A &lt;title&gt;" in page  # data and title cannot close the script
+    assert len(page) < 1_200_000
+    assert player_js().count("export default") == 0

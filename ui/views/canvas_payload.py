@@ -1,0 +1,147 @@
+"""What the Playground's canvas component draws, as compact JSON, and the standalone HTML player.
+
+    canvas_payload(...) -> dict        the component's ``data``: grids and points as base64 bytes
+    payload_for(ws, ...) -> dict       the same for a ``Workspace`` (its points, split, forgotten, selection)
+    decode(payload) -> dict            numpy arrays back from a payload (tests, tools)
+    canvas_html(payload) -> bytes      one offline HTML file: the same player (canvas.js) and the frames
+    CANVAS_JS, CANVAS_CSS              the component's assets (vanilla JS, no build step)
+
+Grids are the uint8 "shade" grids of ``ui.state.grids.shade_of`` (class and confidence in one byte; the
+class is the band a value falls in), so one animation frame of a 100x100 grid is 10 kB before base64.
+The retrain band travels once: its majority class grid and where its retrains agree.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ui.state.grids import GridSpec, Layers, class_bands
+from ui.state.workspace import Workspace
+
+from .canvas import PALETTE
+
+ASSETS = Path(__file__).with_name("canvas_js")
+CANVAS_JS = (ASSETS / "canvas.js").read_text(encoding="utf-8")
+CANVAS_CSS = (ASSETS / "canvas.css").read_text(encoding="utf-8")
+
+#: Point roles in ``roles``.
+TRAIN, TEST, FORGOTTEN, HIDDEN = 0, 1, 2, 3
+
+
+def _b64(a: np.ndarray, dtype) -> str:
+    return base64.b64encode(np.ascontiguousarray(a, dtype=dtype).tobytes()).decode("ascii")
+
+
+def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: int, frames: list[np.ndarray],
+                   frame_steps: list[int] | None = None, ghost: Layers | None = None, train_ids=(), test_ids=(),
+                   forgotten=(), selection=(), show_test: bool = True, title: str = "", run: str = "",
+                   autoplay: bool = False, mode: str = "select", draw_action: str = "add", draw_class: int = 0,
+                   interactive: bool = True, ack: int = 0, version: str = "", height: int = 560,
+                   opacity: float = 0.55) -> dict:
+    """The canvas component's data (JSON-ready).
+
+    ``frames``: shade grids (uint8 [r, r], ``shade_of``), the first shown before playing, the last the
+    model now; ``frame_steps`` the optimiser step of each (default 0..n-1). ``ghost``: ``Layers`` whose
+    ``ghost_cls`` (and ``ghost_agreed``) hold the retrain band's majority (and where it agrees), or None.
+    Point ids are global row indices of ``X``; ``roles`` marks each as train, test (hidden when
+    ``show_test`` is off) or forgotten. ``run`` names the forget request the frames belong to: a new name
+    makes the player start at frame 0 (and play, with ``autoplay``). ``ack`` is the last canvas gesture
+    Python has applied, ``version`` names the points' version (Draw-mode edits apply to it only).
+    """
+    r = int(spec.resolution)
+    X = np.asarray(X, np.float32).reshape(-1, 2)
+    y = np.asarray(y).reshape(-1)
+    n = len(y)
+    if len(X) != n:
+        raise ValueError(f"X has {len(X)} rows but y has {n} labels")
+    k = max(int(n_classes), 2)
+    roles = np.full(n, HIDDEN, np.uint8)
+    roles[np.asarray(train_ids, np.int64)] = TRAIN
+    if show_test:
+        roles[np.asarray(test_ids, np.int64)] = TEST
+    roles[np.asarray(list(forgotten), np.int64)] = FORGOTTEN
+    frames = [np.asarray(f) for f in frames or []]
+    for f in frames:
+        if f.shape != (r, r):
+            raise ValueError(f"a frame has shape {f.shape}, the grid is {r}x{r}")
+    steps = [int(s) for s in (frame_steps if frame_steps is not None else range(len(frames)))]
+    if len(steps) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(steps)} frame steps")
+    has_ghost = ghost is not None and ghost.ghost_cls is not None and np.shape(ghost.ghost_cls) == (r, r)
+    sel = sorted(int(i) for i in selection if 0 <= int(i) < n)
+    return {
+        "v": 1, "title": str(title), "bounds": [float(b) for b in spec.bounds], "res": r, "k": k,
+        "colors": [PALETTE[c % len(PALETTE)] for c in range(k)], "bands": [list(b) for b in class_bands(k)],
+        "xy": _b64(X, "<f4"), "labels": _b64(y, np.uint8), "roles": _b64(roles, np.uint8), "selection": sel,
+        "frames": [_b64(f, np.uint8) for f in frames], "steps": steps,
+        "ghost": _b64(ghost.ghost_cls, np.uint8) if has_ghost else None,
+        "agreed": _b64(ghost.ghost_agreed, np.uint8) if has_ghost and ghost.ghost_agreed is not None else None,
+        "run": str(run), "autoplay": bool(autoplay), "mode": mode, "draw_action": draw_action,
+        "draw_class": int(draw_class), "interactive": bool(interactive), "ack": int(ack), "version": str(version),
+        "height": int(height), "opacity": float(opacity),
+    }
+
+
+def payload_for(ws: Workspace, *, frames: list[np.ndarray], frame_steps: list[int] | None = None,
+                ghost: Layers | None = None, show_selection: bool = True, **kw) -> dict:
+    """``canvas_payload`` for a ``Workspace``: its grid, points, split, forgotten points and selection."""
+    return canvas_payload(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes, frames=frames, frame_steps=frame_steps,
+                          ghost=ghost, train_ids=ws.train_ids, test_ids=ws.test_ids, forgotten=ws.forgotten,
+                          selection=ws.selection if show_selection else (), **kw)
+
+
+def decode(payload: dict) -> dict:
+    """The arrays of a payload: xy float32 [n, 2], labels and roles uint8 [n], frames uint8 [f, r, r],
+    ghost / agreed uint8 [r, r] or None."""
+    r = payload["res"]
+
+    def raw(s, dtype):
+        return np.frombuffer(base64.b64decode(s), dtype) if s else None
+
+    frames = [raw(f, np.uint8).reshape(r, r) for f in payload["frames"]]
+    return {
+        "xy": raw(payload["xy"], "<f4").reshape(-1, 2), "labels": raw(payload["labels"], np.uint8),
+        "roles": raw(payload["roles"], np.uint8),
+        "frames": np.stack(frames) if frames else np.zeros((0, r, r), np.uint8),
+        "ghost": None if payload["ghost"] is None else raw(payload["ghost"], np.uint8).reshape(r, r),
+        "agreed": None if payload["agreed"] is None else raw(payload["agreed"], np.uint8).reshape(r, r),
+    }
+
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body {{ margin: 16px; max-width: 760px; font-family: sans-serif; }} h1 {{ font-size: 18px; }}
+p {{ font-size: 13px; color: #444; }}
+{css}</style></head>
+<body><h1>{title}</h1><p>{caption}</p><div id="canvas"></div>
+<script id="canvas-data" type="application/json">{data}</script>
+<script>
+{js}
+const DATA = JSON.parse(document.getElementById("canvas-data").textContent);
+mountCanvas(document.getElementById("canvas"), DATA, {{}});
+</script></body></html>
+"""
+
+
+def player_js() -> str:
+    """canvas.js as a classic script: its module entry point (``export default``) becomes a plain function."""
+    entry = "export default function (component)"
+    if CANVAS_JS.count(entry) != 1:
+        raise RuntimeError(f"canvas.js must have exactly one {entry!r}")
+    return CANVAS_JS.replace(entry, "function streamlitEntry(component)")
+
+
+def canvas_html(payload: dict, *, title: str = "JiT unlearning playground", caption: str = "") -> bytes:
+    """A standalone HTML page of the canvas: the same player as the app (canvas.js) with ``payload``'s
+    frames embedded; no network, no plotly.js. Interactions stay in the page (nothing is sent anywhere).
+    UTF-8 bytes, for ``st.download_button(..., mime="text/html")``."""
+    data = dict(payload, autoplay=False, interactive=True, mode="select")
+    text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    page = _PAGE.format(title=html.escape(title), caption=html.escape(caption), css=CANVAS_CSS, js=player_js(),
+                        data=text)
+    return page.encode("utf-8")
