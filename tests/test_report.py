@@ -2,6 +2,7 @@
 the bench printed before summarize existed (EXPECTED was written by that implementation on these rows);
 n/a rows (a class-level method in the random setting) in the tables and the 2-D bench's JSON rows."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -84,9 +85,23 @@ CASES = {'2d': (ROWS_2D, {}), 'audit': (ROWS_AUDIT, {}), 'image': (ROWS_IMAGE, d
 
 
 @pytest.mark.parametrize("name", list(EXPECTED))
-def test_table_is_byte_identical_to_the_previous_implementation(name):
+def test_table_is_byte_identical_to_the_previous_implementation_but_for_the_retrain_spread(name):
     rows, kw = CASES[name]
-    assert table(rows, **kw) == EXPECTED[name]
+    text = table(rows, **kw)
+    spreads = re.findall(r"; ±\d+\.\d\)", text)
+    assert bool(spreads) == (name in ("2d", "audit", "image", "retrain_nan"))  # retrain has two seeds there
+    assert re.sub(r"; ±\d+\.\d\)", ")", text) == EXPECTED[name]
+
+
+def test_the_retrain_spread_sits_beside_each_gap():
+    by = {s["method"]: s for s in summarize(ROWS_2D)}
+    forget = by["jit"]["columns"]["acc_forget"]
+    assert forget["retrain_std"] == pytest.approx(np.std([90.0, 95.0], ddof=1))  # retrain's two seeds
+    assert by["jit"]["columns"]["js_forget"].get("retrain_std") is None  # no gap, no spread
+    assert "| 90.0 ± 7.1 (-2.5; ±3.5) |" in table(ROWS_2D)
+    one_retrain = [row for row in ROWS_2D if not (row["method"] == "retrain" and row["seed"] == 1)]
+    assert summarize(one_retrain)[2]["columns"]["acc_forget"]["retrain_std"] is None
+    assert "| 90.0 ± 7.1 (-0.0) |" in table(one_retrain)
 
 
 def test_summarize_gives_each_methods_mean_std_count_cell_and_gap():

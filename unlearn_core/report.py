@@ -85,7 +85,8 @@ def summarize(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> list[dict]:
     otherwise; the mean alone for one value); ``gap`` the method's mean minus retrain's, in the same
     units (percentage points), or None where the table shows no gap: the retrain row itself, a
     column not in ``gap_keys``, rows without retrain, or a method without a value (NaN where
-    retrain has no value but the method has).
+    retrain has no value but the method has). Where there is a gap, ``retrain_std`` is retrain's
+    std over seeds in that column (None with one retrain value).
     """
     cols = columns_for(rows) if cols is None else list(cols)
     order = list(dict.fromkeys(r["method"] for r in rows))
@@ -109,11 +110,15 @@ def summarize(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> list[dict]:
         for key, c in s["columns"].items():
             if key in gap_keys and not math.isnan(c["mean"]):
                 c["gap"] = c["mean"] - ref[key]["mean"]
+                # retraining's own seed-to-seed spread, beside the gap: a gap inside it is noise
+                c["retrain_std"] = ref[key]["std"] if ref[key]["n"] > 1 else None
     return out
 
 
 def table(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> str:
-    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain).
+    """Markdown table: mean ± std over seeds; in brackets the gap to retrain (method - retrain) and, after
+    a semicolon, retraining's own spread (the std of the retrain row over seeds; shown when retrain has
+    more than one seed), so a reader can tell a real gap from noise: "90.0 ± 7.1 (-2.5; ±3.5)".
 
     ``cols``: (key, header, as_percent) per column (default: the 2-D columns; the audit's are added
     when the rows carry audit scores); ``gap_keys``: the columns that get the gap to retrain. The
@@ -125,7 +130,12 @@ def table(rows: list[dict], cols=None, gap_keys=GAP_KEYS_2D) -> str:
         out = []
         for key, _, _ in cols:
             c = s["columns"][key]
-            out.append(c["cell"] if c["gap"] is None else f"{c['cell']} ({c['gap']:+.1f})")
+            if c["gap"] is None:
+                out.append(c["cell"])
+            elif c.get("retrain_std") is None:
+                out.append(f"{c['cell']} ({c['gap']:+.1f})")
+            else:
+                out.append(f"{c['cell']} ({c['gap']:+.1f}; ±{c['retrain_std']:.1f})")
         lines.append(f"| {s['method']} | " + " | ".join(out) + " |")
     return "\n".join(lines)
 

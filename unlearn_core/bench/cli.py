@@ -402,7 +402,7 @@ def main(argv=None) -> int:
     counts = sorted({r["n_forget"] for r in rows})
     n_text = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     print(f"{args.dataset}, setting {args.setting}, {n_text} points forgotten, "
-          f"seeds {','.join(map(str, args.seeds))}; mean ± std over seeds, (gap to retrain)")
+          f"seeds {','.join(map(str, args.seeds))}; mean ± std over seeds, (gap to retrain; ± retrain's spread over seeds)")
     print(table(rows))
     print("forget acc and MIA: the target is retrain's value; MIA = entropy-LR attack, share of the "
           "forget set called 'member' (paper's variant).")

@@ -424,7 +424,7 @@ def write_outputs(rows: list[dict], out_dir: str) -> str:
         seeds = sorted({r["seed"] for r in sub})
         parts.append(f"**{sub[0]['dataset']} / {sub[0]['model']}, {setting}, forget {target}** "
                      f"({sub[0]['n_forget']} training images; seeds {','.join(map(str, seeds))}; "
-                     f"mean ± std, (gap to retrain))\n\n" + table(sub, cols=IMAGE_COLUMNS, gap_keys=IMAGE_GAP_KEYS))
+                     f"mean ± std, (gap to retrain; ± retrain's spread over seeds))\n\n" + table(sub, cols=IMAGE_COLUMNS, gap_keys=IMAGE_GAP_KEYS))
     md = "\n\n".join(parts)
     atomic_write_text(os.path.join(out_dir, "table.md"), md + "\n")
     return md
