@@ -5,6 +5,7 @@ The module skips cleanly where Playwright or a system Chromium is missing (``E2E
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -50,18 +51,15 @@ def _log_tail(path: Path, n: int = 4000) -> str:
         return ""
 
 
-@pytest.fixture(scope="session")
-def app_url():
-    """Base URL of ``streamlit run app.py`` started from the repository root; stopped at the end."""
-    reason = _missing()
-    if reason:
-        pytest.skip(reason)
+@contextlib.contextmanager
+def streamlit_server(*extra_args: str):
+    """``streamlit run app.py`` from the repository root on a free port, with ``extra_args``; yields
+    (base URL, process) once /_stcore/health answers, and stops the server at the end."""
     port = _free_port()
-    logdir = Path(tempfile.mkdtemp(prefix="e2e-streamlit-"))
-    log = logdir / "server.log"
+    log = Path(tempfile.mkdtemp(prefix="e2e-streamlit-")) / "server.log"
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false", *extra_args]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -79,7 +77,7 @@ def app_url():
             if time.monotonic() > deadline:
                 pytest.fail(f"streamlit did not answer /_stcore/health within {SERVER_START_S} s:\n{_log_tail(log)}")
             time.sleep(0.25)
-        yield url
+        yield url, proc
     finally:
         if proc.poll() is None:
             proc.terminate()
@@ -88,7 +86,17 @@ def app_url():
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=10)
-        shutil.rmtree(logdir, ignore_errors=True)
+        shutil.rmtree(log.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """Base URL of ``streamlit run app.py`` started from the repository root; stopped at the end."""
+    reason = _missing()
+    if reason:
+        pytest.skip(reason)
+    with streamlit_server() as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -11,16 +11,13 @@ from __future__ import annotations
 import gc
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import CHROMIUM_ARGS, ROOT, SERVER_START_S, _free_port, _log_tail, _missing
+from .conftest import ROOT, _missing, streamlit_server
 from .pageutil import RUN_TIMEOUT_MS, settle
 
 pytestmark = pytest.mark.slow
@@ -43,36 +40,8 @@ def server():
         pytest.skip(reason)
     if not os.path.exists("/proc/self/status"):
         pytest.skip("needs /proc to measure the server's memory")
-    port = _free_port()
-    log = Path(tempfile.mkdtemp(prefix="e2e-memory-")) / "server.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-           "--server.address", "127.0.0.1", "--server.port", str(port), "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false", "--server.disconnectedSessionTTL", str(TTL_S)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}:\n{_log_tail(log)}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().decode().strip() == "ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not answer within {SERVER_START_S} s:\n{_log_tail(log)}")
-            time.sleep(0.25)
+    with streamlit_server("--server.disconnectedSessionTTL", str(TTL_S)) as (url, proc):
         yield url, proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
