@@ -1,5 +1,6 @@
 """Session JSON round trip and validation (ui.state.session), standalone HTML (ui.views.html), PNG (ui.views.png)."""
 import base64
+import dataclasses
 import functools
 import json
 import math
@@ -17,6 +18,7 @@ import torch
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ui.state import session
+from unlearn_core import session_file
 from ui.state.grids import Layers
 from ui.state.session import SessionFileError, load_session, session_from_json, session_to_json
 from ui.state.workspace import new_workspace
@@ -287,18 +289,18 @@ def test_huge_numbers_are_non_finite():
 
 def test_too_large(monkeypatch):
     text = saved()[1]
-    monkeypatch.setattr(session, "MAX_BYTES", 10_000)
+    monkeypatch.setattr(session_file, "MAX_BYTES", 10_000)
     msg = load_error(text)
     assert "at $: the file has" in msg and "MB limit" in msg and "Choose a smaller session file" in msg
     assert "MB limit" in load_error(text.encode())
-    monkeypatch.setattr(session, "MAX_BYTES", 50 * 2**20)
-    monkeypatch.setattr(session, "MAX_POINTS", 100)
+    monkeypatch.setattr(session_file, "MAX_BYTES", 50 * 2**20)
+    monkeypatch.setattr(session, "LIMITS", dataclasses.replace(session.LIMITS, points=100))
     msg = load_error(text)
     assert "$.data.X: 200 points; a session holds 1 to 100" in msg
 
 
 def test_decoded_size_is_capped(monkeypatch):
-    monkeypatch.setattr(session, "MAX_DECODED", 1000)  # X alone has 1600 bytes
+    monkeypatch.setattr(session, "LIMITS", dataclasses.replace(session.LIMITS, max_decoded=1000))  # X: 1600 bytes
     assert "$.data.X: the arrays would take more than" in load_error(saved()[1])
 
 

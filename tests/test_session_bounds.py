@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import functools
 import json
 import tracemalloc
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 from ui.state import memory, session, workspace
+from unlearn_core import session_file
 from ui.state.session import SessionFileError, load_session, session_to_json
 from ui.state.workspace import GRID_RESOLUTION, MAX_FRAMES, MAX_STEPS, ModelConfig, new_workspace
 
@@ -80,7 +82,7 @@ def no_decoding(monkeypatch):
 
     def refuse(self, **kw):
         raise AssertionError(f"{self.path} was decoded before the file's bounds were checked")
-    monkeypatch.setattr(session._Array, "decode", refuse)
+    monkeypatch.setattr(session_file._Array, "decode", refuse)
 
 
 def test_the_issues_upload_is_refused_before_anything_is_decoded(no_decoding):
@@ -108,7 +110,8 @@ def test_more_frames_than_the_app_records_are_refused(no_decoding):
 def test_the_total_is_checked_from_declared_shapes_before_decoding(monkeypatch, no_decoding):
     # every item within the app's limits, but more bytes in all than allowed: refused before any decode
     text = many_steps(5, MAX_FRAMES, GRID_RESOLUTION)
-    monkeypatch.setattr(session, "MAX_DECODED", 3 * MAX_FRAMES * 2 * GRID_RESOLUTION ** 2)
+    monkeypatch.setattr(session, "LIMITS", dataclasses.replace(session.LIMITS,
+                                                              max_decoded=3 * MAX_FRAMES * 2 * GRID_RESOLUTION ** 2))
     with pytest.raises(SessionFileError, match=r"\$\.steps\[2\]\.frames: the arrays would take more than"):
         load_session(text)
 
@@ -129,6 +132,11 @@ def test_decoded_budget_is_what_the_app_can_produce():
     assert session.MAX_RESOLUTION == GRID_RESOLUTION
     biggest = ModelConfig(width=256, depth=4)
     assert session.MAX_PARAMS == sum(p.numel() for p in biggest.build(session.MAX_CLASSES).parameters())
+
+
+def test_the_core_reader_defaults_are_the_apps_limits():
+    """The bench's --session reads with the core's default limits: exactly what the app can save."""
+    assert session_file.SessionLimits() == session.LIMITS
 
 
 def test_a_model_larger_than_the_apps_is_refused(no_decoding):
@@ -154,7 +162,7 @@ def test_many_tiny_json_values_are_refused_before_parsing():
 
 
 def test_histories_are_bounded_over_the_whole_file(monkeypatch):
-    monkeypatch.setattr(session, "MAX_HISTORY", 10)
+    monkeypatch.setattr(session_file, "MAX_HISTORY", 10)
     d = json.loads(saved_text())
     d["fit_history"] = d["fit_history"][:6]
     d["steps"][0]["history"] = [{"step": i, "loss": 0.5} for i in range(6)]
