@@ -545,7 +545,7 @@ class _Step:
     frames: _Array | None
 
 
-def read_session(text: str | bytes, limits: SessionLimits = SessionLimits(),
+def read_session(text: str | bytes, limits: SessionLimits | None = None,
                  check_metrics: Callable[[dict], dict] | None = None) -> SessionDoc:
     """The session file's contents (``SessionDoc``), returned only when all of the file checks out.
 
@@ -555,8 +555,9 @@ def read_session(text: str | bytes, limits: SessionLimits = SessionLimits(),
     ``check_metrics(metrics) -> metrics`` may check (raising ``SessionFileError``) and rewrite the
     metrics saved beside the session before any array is decoded. Raises ``SessionFileError`` (a
     ValueError) naming what is wrong, where (a JSON path such as ``$.steps[1].ids[3]``) and what to do;
-    never anything else for any str or bytes.
+    never anything else for any str or bytes. ``limits`` default to ``SessionLimits()``.
     """
+    limits = limits or SessionLimits()
     doc = _parse(text)
     r = Reader(limits)
     for key in ("data", "model_config", "grid", "selection", "original", "fit_history", "steps"):

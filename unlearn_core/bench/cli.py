@@ -30,6 +30,7 @@ from unlearn_core.bench.parsing import (FLAG_BOUNDS, OneLineParser, Override, Se
 from unlearn_core.bench.engine import add_engine_arguments, engine_refusal
 from unlearn_core.bench.run2d import (CSV_DATASET, DEFAULT_2D_METHODS, check_forget_setting, csv_problem,
                                       run_seed)
+from unlearn_core.bench.replay import SESSION_SETTING, read_session_file, replay_session, requests_text
 from unlearn_core.bench.runimages import run_images
 from unlearn_core.bench.sweep import DATASETS as SWEEP_DATASETS, SWEEP_FLAGS, run_sweep
 from unlearn_core.images.bench import FULL_CLASS_ONLY, IMAGE_DATASETS
@@ -62,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", default=None,
                    help="csv: the x,y,label file (the app's format); images: the CIFAR 'python version' archive "
                         "(.tar.gz) or its extracted folder, or the image folder (one subfolder per class)")
+    d.add_argument("--session", default=None, metavar="FILE",
+                   help="replay a session saved by the app (its 'Session (JSON)' button): its data, original model "
+                        "and forget history, each request run again with its recorded hyperparameters, against "
+                        "retrains over --seeds; --methods adds other methods on the same forget set")
     d.add_argument("--n-samples", type=bounded("--n-samples"), default=DATA_DEFAULTS["n_samples"])
     d.add_argument("--noise", type=bounded("--noise"), default=None, help="default: the dataset's own")
     d.add_argument("--classes", type=bounded("--classes"), default=None,
@@ -314,9 +319,52 @@ def data_message(args, err: Exception) -> str:
     return text if text.startswith("--") else f"--dataset {args.dataset}: {text}"
 
 
+#: The flags a --session replay reads; any other is refused rather than silently ignored.
+SESSION_FLAGS = ("session", "seeds", "methods", "set", "device", "threads", "json", "quiet")
+
+
+def run_session(parser: argparse.ArgumentParser, args, argv) -> int:
+    """``--session FILE``: replay a saved app session as a table (``unlearn_core.bench.replay``)."""
+    extra = [f"--{d.replace('_', '-')}" for d in given_dests(parser, argv) if d not in SESSION_FLAGS]
+    if extra:
+        parser.error(f"{', '.join(extra)}: --session replays the session's own data, model and forget history, "
+                     f"so {'it' if len(extra) == 1 else 'they'} would be ignored; with --session the bench reads "
+                     f"only {', '.join('--' + d for d in SESSION_FLAGS if d != 'session')}")
+    try:
+        overrides = parse_overrides(args.set)
+        methods = methods_run(args)[0] if args.methods is not None else []
+        check_overrides_used(args.set, methods, (SESSION_SETTING,), False)
+        check_outputs(args)
+        doc = read_session_file(args.session)
+    except ValueError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    extra_runs = len([m for m in methods if m != "retrain"])
+    with tqdm(total=len(doc.steps) + len(args.seeds) * (1 + extra_runs), desc="runs", file=sys.stderr, delay=0.5,
+              disable=args.quiet) as bar:
+        rows, requests = replay_session(doc, seeds=args.seeds, methods=methods, overrides=overrides,
+                                        device=args.device, progress=bar)
+    print(f"session {shown(args.session, 60)}: {doc.dataset} ({doc.source}), {len(doc.X)} points, "
+          f"{rows[0]['n_forget']} forgotten in {len(doc.steps)} request(s); retrain seeds "
+          f"{','.join(map(str, args.seeds))}; mean ± std over seeds, (gap to retrain; ± retrain's spread over seeds)")
+    print(table(rows))
+    print("saved: the app's model after the last request; replayed: the same requests run again here; "
+          "forget set: every point forgotten in the session.")
+    print(requests_text(requests))
+    for m, err in sorted({(r["method"], r["error"]) for r in rows if r.get("error")}):
+        print(f"{m} did not run to a usable model: {err}")
+    if args.json:
+        write_json(args.json, rows)
+    return 0
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.session is not None:
+        return run_session(parser, args, argv)
     if args.sweep:
         ignored = sweep_ignores(parser, args, argv)
         if ignored:
