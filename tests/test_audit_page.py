@@ -23,6 +23,9 @@ from unlearn_core.audit import Threshold, run_audit
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 PAGE = "app_pages/audit.py"
+#: The two reference rows' labels: floor and ceiling name epsilon's range, and say which is best in F.
+FLOOR_LABEL = "retrain again (ε floor: the best F K models show)"
+CEILING_LABEL = "original, not unlearned (ε ceiling: F of doing nothing)"
 SMALL = {"dataset": "moons", "n": "200", "seed": "0", "fit_epochs": "60"}
 K = 8
 
@@ -117,7 +120,7 @@ def test_progress_text_and_time_estimate():
 
 def test_summary_table_rows_columns_and_directions(result):
     df = audit.summary_table(result)
-    assert list(df.index) == ["original, not unlearned (ceiling)", "retrain again (floor)", "jit", "finetune"]
+    assert list(df.index) == [CEILING_LABEL, FLOOR_LABEL, "jit", "finetune"]
     assert [c for _, c, _ in audit.COLUMNS] + [audit.NOTE] == list(df.columns)
     assert not df[audit.NOTE].any()  # K different originals: every row has a spread
     for col in df.columns:
@@ -126,14 +129,14 @@ def test_summary_table_rows_columns_and_directions(result):
     assert df.loc["jit", "forget quality F (↑, 1 = like retrain)"] == pytest.approx(result.scores["jit"].F)
     assert df.loc["jit", "test acc %"] == pytest.approx(100 * result.scores["jit"].acc_test)
     assert df.loc["jit", "worst model's test acc %"] <= df.loc["jit", "test acc %"] + 1e-9
-    assert math.isnan(df.loc["retrain again (floor)", "seconds"]) and df.loc["jit", "seconds"] > 0
+    assert math.isnan(df.loc[FLOOR_LABEL, "seconds"]) and df.loc["jit", "seconds"] > 0
     assert result.calls[-1][1] == pytest.approx(1.0) and {s for s, _ in result.calls} == {"original", "retrain", "jit",
                                                                                           "finetune"}
 
 
 def test_findings_say_when_a_method_is_worse_than_doing_nothing(result):
     lines = audit.findings(result)
-    assert len(lines) == 2 and lines[0].startswith("**jit**") and "floor" in lines[0]
+    assert len(lines) == 2 and lines[0].startswith("**jit**") and "retraining again reaches" in lines[0]
     jit = result.scores["jit"]
     saved = jit.F
     try:
@@ -153,8 +156,8 @@ def test_challenge_protocol_notes_the_rows_without_spread(challenge):
     df = audit.summary_table(challenge)
     notes = df[audit.NOTE]
     assert "deterministic" in notes["ssd"] and "ε = 50 by construction" in notes["ssd"]
-    assert "copies of one model" in notes["original, not unlearned (ceiling)"]
-    assert notes["jit"] == "" and notes["retrain again (floor)"] == ""
+    assert "copies of one model" in notes[CEILING_LABEL]
+    assert notes["jit"] == "" and notes[FLOOR_LABEL] == ""
     (note,) = audit.protocol_notes(challenge)
     assert "ssd" in note and "ceiling" in note and "by construction" in note and audit.PROTOCOLS["originals"] in note
     lines = {line.split("**")[1]: line for line in audit.findings(challenge)}
@@ -191,7 +194,7 @@ def test_point_view_for_forget_and_retain_points(ws, result):
     assert np.allclose(v.retrained, result.reference["conf_forget"][:, 0])
     r = audit.point_view(ws, result, "retrain", int(r_ids[1]))
     assert r.kind == "retain" and r.eps == pytest.approx(result.scores["retrain"].eps_retain[1])
-    assert r.method_label == "retrain again (floor)"
+    assert r.method_label == FLOOR_LABEL
     with pytest.raises(KeyError):
         audit.point_view(ws, result, "jit", int(ws.test_ids[0]))
     text = audit_views.point_summary(v)
@@ -265,7 +268,7 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     (key, result), = store.items()
     assert result.K == K and list(result.scores) == ["jit", "retrain", "original"]
     assert result.protocol == "challenge" and key[-1] == "challenge"
-    assert any("No spread: original, not unlearned (ceiling)" in i.value for i in at.info)
+    assert any(f"No spread: {CEILING_LABEL}" in i.value for i in at.info)
     assert dict(dict(key[3])["jit"])["sigma"] == "0.4"
     ws = at.session_state["workspace"]
     f_ids, _ = audit.audited_ids(ws, result)
@@ -278,7 +281,7 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     assert at.session_state["audit_point"] == big
     assert any(f"Forget point #{big}**" in m.value for m in at.markdown)
     df = at.table[0].value
-    assert list(df.index) == ["original, not unlearned (ceiling)", "retrain again (floor)", "jit"]
+    assert list(df.index) == [CEILING_LABEL, FLOOR_LABEL, "jit"]
     assert any("bounded by the floor row" in c.value for c in at.caption)
     # A click (injected as the chart's selection state) shows another point, without recomputing.
     other = int(next(i for i in f_ids if i != big))
@@ -289,7 +292,7 @@ def test_page_runs_an_audit_caches_it_and_shows_a_clicked_point():
     assert any(f"Forget point #{other}**" in m.value for m in at.markdown)
     # The floor, the ceiling, Run again: all from the cache.
     at.selectbox(key="audit_show").select("retrain").run()
-    assert any("retrain again (floor)" in m.value for m in at.markdown)
+    assert any(FLOOR_LABEL in m.value for m in at.markdown)
     at.button(key="audit_run").click().run()
     assert at.session_state["audit_results"][key] is result and len(at.session_state["audit_results"]) == 1
     # The other protocol is another audit, cached beside the first; back to the challenge: from the cache.

@@ -206,6 +206,7 @@ def test_findings_name_an_undertrained_model_jits_cost_and_the_closest_method():
     assert "only 30% test accuracy" in lines[0] and "undertrained" in lines[0]
     assert "14.0 points below retrain" in lines[1] and "costs retain accuracy" in lines[1]
     assert "**finetune**" in lines[2]
+    assert "while finetune also trains on the retained ones" in lines[1] and "SCRUB" not in lines[1]
     ok = [row("original"), row("retrain"), row("jit", acc_retain=0.88)]
     assert len(im.findings(ok)) == 1 and "**jit**" in im.findings(ok)[0]
     # A method whose numbers stay within 0.5 points of the original's barely changed it.
@@ -214,7 +215,11 @@ def test_findings_name_an_undertrained_model_jits_cost_and_the_closest_method():
             row("jit", setting="random", target="27 random", acc_test=0.902)]
     lines = im.findings(same)
     assert lines[0].startswith("**jit** barely changed the model (27 random images)")
-    assert im.where("random", "27 random") == "27 random images" and im.where("sub_class", "3") == "sub-class 3"
+    assert im.where("random", "27 random") == "27 random images"
+    # Only JiT was run: the finding names no method that was not (issue 12: "findings mention methods not run").
+    alone = [row("original"), row("retrain", acc_retain=0.99), row("jit", acc_retain=0.80)]
+    cost = next(line for line in im.findings(alone) if "at a cost" in line)
+    assert cost.endswith("JiT only sees the forget images.") and "finetune" not in cost and "SCRUB" not in cost and im.where("sub_class", "3") == "sub-class 3"
     assert im.group_caption(same, "random", "27 random") == ("digits / smallcnn, forget 27 random images: 137 training "
                                                              "images; seed 0")
 

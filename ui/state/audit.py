@@ -167,12 +167,14 @@ def progress_text(stage: str, K: int, protocol: str = DEFAULT_PROTOCOL) -> str:
 # --- what a result shows -----------------------------------------------------------------------------
 
 def role_label(result: AuditResult, name: str) -> str:
-    """The table's / selector's label of a row: methods by name, the two references spelled out."""
+    """The table's / selector's label of a row: methods by name, the two references spelled out. "Floor" and
+    "ceiling" are ε's (lowest and highest); F runs the other way (the floor has the highest F), so the labels
+    say which is the best and which is doing nothing."""
     role = result.scores[name].role
     if role == "floor":
-        return "retrain again (floor)"
+        return "retrain again (ε floor: the best F K models show)"
     if role == "ceiling":
-        return "original, not unlearned (ceiling)"
+        return "original, not unlearned (ε ceiling: F of doing nothing)"
     return name
 
 
@@ -237,7 +239,8 @@ def findings(result: AuditResult) -> list[str]:
         if s.role != "method":
             continue
         exposed = int((s.eps >= result.eps_max).sum())
-        line = (f"**{name}**: F = {s.F:.3f} (floor {floor.F:.3f}, ceiling {ceiling.F:.3f}); "
+        line = (f"**{name}**: F = {s.F:.3f} (higher is better: retraining again reaches {floor.F:.3f}, doing "
+                f"nothing {ceiling.F:.3f}); "
                 f"{exposed} of {len(s.eps)} forget points at ε ≥ {result.eps_max:g}, where a point earns nothing.")
         if s.no_spread:
             line += (" **No spread**: its K models are identical, so every ε is the cap by the spread rule; F says "

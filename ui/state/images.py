@@ -477,11 +477,14 @@ def findings(rows: list[dict]) -> list[str]:
                        f"({place}): it is undertrained, so what forgetting does here means little. Train for more "
                        f"epochs (the advanced settings).")
         if "jit" in f.index and setting == "full_class" and f.loc["jit", "acc_retain_gap"] < -5:
+            # Name only the methods of this run that train on the retained images (never one that was not run).
+            with_retain = [m for m in f.index if m in METHODS and m != "retrain" and METHODS[m].needs != "forget"]
+            contrast = (f", while {', '.join(with_retain)} also train{'s' if len(with_retain) == 1 else ''} on the "
+                        f"retained ones" if with_retain else "")
             out.append(f"JiT forgets here at a cost: its retain accuracy is {-f.loc['jit', 'acc_retain_gap']:.1f} "
                        f"points below retrain's ({place}). "
                        + ("On digits, JiT's forgetting of a whole class costs retain accuracy: " if on_digits else "")
-                       + "JiT only sees the forget images, while finetune, SCRUB and the others also train on the "
-                         "retained ones.")
+                       + f"JiT only sees the forget images{contrast}.")
         if "original" in f.index:
             same = [m for m in f.index if m not in ("original", "retrain") and all(
                 abs(f.loc[m, k] - f.loc["original", k]) < 0.5 for k in GAP_KEYS)]
