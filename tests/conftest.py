@@ -29,6 +29,17 @@ def tiny():
     return dict(X=X, y=y, model=model, forget=forget, retain=retain)
 
 
+def run_entry(entry, argv, capsys):
+    """(exit code, stdout, stderr) of a command-line entry point ``entry(argv)`` run in this process
+    (``unlearn_core.bench``'s or ``unlearn_core.pretrain``'s ``main``); argparse's errors exit through SystemExit."""
+    try:
+        code = entry(list(argv))
+    except SystemExit as stop:
+        code = stop.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def state_equal(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from conftest import run_entry
 import toy_data
 import unlearn_core.bench.run2d as run2d
 from unlearn_core.bench.cli import JIT_ALIASES, audit_note, build_parser, main, parse_overrides, sweep_ignores
@@ -18,13 +19,8 @@ TINY = SMALL + ["--set", "finetune.epochs=2", "--set", "neggrad_plus.epochs=2", 
 
 
 def run_main(argv, capsys):
-    """(exit code, stdout, stderr) of ``main(argv)``; argparse's errors exit through SystemExit."""
-    try:
-        code = main(argv)
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
+    """(exit code, stdout, stderr) of the bench's ``main(argv)``."""
+    return run_entry(main, argv, capsys)
 
 
 def one_line_error(code, err, message):

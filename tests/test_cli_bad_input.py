@@ -19,6 +19,7 @@ import pytest
 
 import unlearn_core.bench.cli as cli
 import unlearn_core.bench.pretrain as pretrain
+from conftest import run_entry
 from unlearn_core.bench.engine import ENGINE_FLAGS
 from unlearn_core.bench.parsing import FLAG_BOUNDS, bounds_table
 from unlearn_core.images import cifar, data
@@ -45,13 +46,7 @@ def no_work(monkeypatch):
     monkeypatch.setattr(pretrain, "train_images", started)
 
 
-def run(main, argv, capsys):
-    try:
-        code = main(argv)
-    except SystemExit as stop:
-        code = stop.code
-    out, err = capsys.readouterr()
-    return code, out, err
+run = run_entry  # (exit code, stdout, stderr) of main(argv)
 
 
 def assert_clean_error(code, err, flag, *phrases):

@@ -11,6 +11,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import run_entry
 from ui.state.session import session_to_json
 from ui.state.workspace import ModelConfig, new_workspace
 from unlearn_core.bench.cli import main
@@ -81,10 +82,8 @@ def test_the_cli_prints_the_table_and_writes_strict_json(saved, tmp_path, capsys
 def test_bad_invocations_exit_2_with_a_message_naming_the_flag(saved, capsys, argv, needle):
     _, path, _ = saved
     argv = [a.replace("{path}", str(path)) for a in argv]
-    with pytest.raises(SystemExit) as exc:  # argparse's error() exits; run_session's own errors return 2
-        raise SystemExit(main(argv))
-    assert exc.value.code == 2
-    err = capsys.readouterr().err
+    code, _, err = run_entry(main, argv, capsys)
+    assert code == 2
     assert needle in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
 
