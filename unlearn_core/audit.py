@@ -18,7 +18,13 @@ point. Here, with K models of each (trained at once by ``unlearn_core.ensemble``
   on half of the models, and the accuracy of the ratio test on the other half (two folds,
   balanced); 0.5 = indistinguishable, 1 = always told apart.
 
-``run_audit`` does the whole experiment: 2K retrains (K as the reference and K more for the
+Training the models and scoring them are apart: a sample of K models is measured into ``Outputs``
+(confidences on the forget set and the retain sample, numbers of correct predictions), and
+``score_samples`` scores a reference, a floor, a ceiling and the methods' samples from them. The 2-D
+audit (``run_audit``, batched ensembles) and the image audit (``unlearn_core.images.audit``, one model per
+member, serial or on Ray) share that scoring and the member seeds (``member_seeds``).
+
+``run_audit`` does the whole experiment on 2-D data: 2K retrains (K as the reference and K more for the
 floor: what a perfect method scores with K models), K unlearned models per method, and the scores
 for the forget set and for a sample of retained points (unlearning can disturb those too). The
 original models, not unlearned at all, are the ceiling. Two protocols (``PROTOCOLS``) say where the
@@ -309,6 +315,21 @@ class AuditResult:
     def table_rows(self) -> list[dict]:
         return [dict(method=name, role=s.role, **s.summary()) for name, s in self.scores.items()]
 
+    def row_fields(self, name: str) -> dict | None:
+        """The audit's columns for the bench row of ``name`` (a method, "retrain": the floor, "original": the
+        ceiling), as both benches write them; None when it was not scored (``errors`` says why)."""
+        s = self.scores.get(name)
+        if s is None:
+            return None
+        summ = s.summary()
+        return dict(audit_F=summ["forget_quality"], audit_final=summ["final_score"], audit_eps_mean=summ["eps_mean"],
+                    audit_ulira=summ["ulira_acc"], audit_retain_F=summ["retain_quality"],
+                    audit_no_spread=s.no_spread, audit_spread_capped=s.spread_capped,
+                    audit=dict(K=self.K, protocol=self.protocol, role=s.role, no_spread=s.no_spread,
+                               eps=s.eps.tolist(), ulira=s.ulira.tolist(), eps_retain=s.eps_retain.tolist(),
+                               forget_rows=self.forget_rows.tolist(), retain_rows=self.retain_rows.tolist(),
+                               seconds=s.seconds, batched=s.batched))
+
     def to_dict(self) -> dict:
         """JSON-ready: summaries and the per-point epsilons and attack accuracies."""
         out = dict(K=self.K, protocol=self.protocol, delta=DELTA, eps_max=self.eps_max,
@@ -320,30 +341,169 @@ class AuditResult:
         return out
 
 
-def _mean_acc(logits: torch.Tensor, y) -> float:
-    if logits.shape[1] == 0:
-        return float("nan")
-    return float((logits.argmax(-1) == torch.as_tensor(np.asarray(y), dtype=torch.long)).double().mean())
+def audit_rows(forget_rows, n_train: int, seed: int, retain_sample: int = 20):
+    """(forget rows, retain rows, the retain sample audited) of a training set of ``n_train`` examples:
+    the forget rows sorted and unique, the retain rows every other row, and ``retain_sample`` of those
+    drawn with ``numpy.random.default_rng(seed)``. ValueError for an empty forget set, rows out of range
+    or a forget set that is the whole training set."""
+    rows_f = np.unique(np.asarray(forget_rows, dtype=np.int64))
+    if len(rows_f) == 0:
+        raise ValueError("the forget set is empty; choose at least one point to audit")
+    if rows_f.min() < 0 or rows_f.max() >= n_train:
+        raise ValueError(f"forget rows must lie in 0..{n_train - 1}")
+    mask = np.zeros(n_train, bool)
+    mask[rows_f] = True
+    if mask.all():
+        raise ValueError("the forget set is the whole training set; nothing would be left to retrain on")
+    rows_r = np.flatnonzero(~mask)
+    gen = np.random.default_rng(seed)
+    rows_rs = np.sort(gen.choice(rows_r, size=min(int(retain_sample), len(rows_r)), replace=False))
+    return rows_f, rows_r, rows_rs
 
 
-def _judge(name, role, ens: Ensemble, ref: dict, data: dict, seconds: float, batched: bool = True) -> Scores:
-    cf = logit_confidence(ens.logits(data["Xf"]), data["yf"])
-    cr = logit_confidence(ens.logits(data["Xrs"]), data["yrs"])
+def member_seeds(seed: int, K: int, protocol: str = "challenge") -> dict[str, list[int]]:
+    """The seeds of an audit's models (k < K): method member k unlearns with seed*3K + k, reference retrain
+    k trains with seed*3K + K + k, floor retrain k with seed*3K + 2K + k; the original is trained with
+    ``seed`` under "challenge" (one model) and original k with seed*3K + k under "originals". The 2-D and
+    the image audits share them."""
+    base = int(seed) * 3 * int(K)
+    method = list(range(base, base + K))
+    return dict(original=[int(seed)] if protocol == "challenge" else method, method=method,
+                retrain=list(range(base + K, base + 2 * K)), floor=list(range(base + 2 * K, base + 3 * K)))
+
+
+#: The sets each model of the audit is measured on: the retain set, the forget set, the test set.
+ACC_SETS = ("retain", "forget", "test")
+
+
+@dataclass
+class Outputs:
+    """What the scoring needs from a sample of K models, and nothing more: small enough to travel between
+    processes (an engine's task returns one model's, ``K = 1``; ``stack`` joins them).
+
+    ``conf_forget`` [K, n_forget] and ``conf_retain`` [K, n_retain_sample]: logit-scaled confidences;
+    ``correct`` [K, 3]: each model's number of correct predictions on the retain set, the forget set and
+    the test set (``ACC_SETS``), of ``counts`` examples."""
+    conf_forget: np.ndarray
+    conf_retain: np.ndarray
+    correct: np.ndarray
+    counts: tuple
+
+    def __len__(self) -> int:
+        return len(self.conf_forget)
+
+    def acc(self, which: str) -> float:
+        """The accuracy on ``which`` (ACC_SETS) over all K models' predictions (NaN for an empty set)."""
+        n = int(self.counts[ACC_SETS.index(which)])
+        if n == 0:
+            return float("nan")
+        return int(self.correct[:, ACC_SETS.index(which)].sum()) / (len(self) * n)
+
+    def acc_members(self, which: str) -> np.ndarray:
+        """Each model's accuracy on ``which`` [K]."""
+        n = int(self.counts[ACC_SETS.index(which)])
+        return np.array([int(c) / n if n else float("nan") for c in self.correct[:, ACC_SETS.index(which)]])
+
+    @classmethod
+    def of_logits(cls, logits_forget, y_forget, logits_retain_sample, y_retain_sample, correct, counts) -> "Outputs":
+        """One or more models' outputs from their logits on the forget set and the retain sample ([..., n, C])."""
+        return cls(np.atleast_2d(logit_confidence(logits_forget, y_forget)),
+                   np.atleast_2d(logit_confidence(logits_retain_sample, y_retain_sample)),
+                   np.atleast_2d(np.asarray(correct, dtype=np.int64)), tuple(int(c) for c in counts))
+
+    @classmethod
+    def stack(cls, parts: Sequence["Outputs"]) -> "Outputs":
+        """The K models of ``parts`` (each one or more models on the same examples) as one sample."""
+        return cls(np.concatenate([p.conf_forget for p in parts]), np.concatenate([p.conf_retain for p in parts]),
+                   np.concatenate([p.correct for p in parts]), parts[0].counts)
+
+    def repeat(self, K: int) -> "Outputs":
+        """One model's outputs K times (the challenge protocol's ceiling: K copies of one original)."""
+        return Outputs.stack([self] * int(K))
+
+    def to_dict(self) -> dict:
+        return dict(conf_forget=self.conf_forget.tolist(), conf_retain=self.conf_retain.tolist(),
+                    correct=self.correct.tolist(), counts=list(self.counts))
+
+
+def _correct(logits: torch.Tensor, y) -> np.ndarray:
+    """[K] numbers of correct predictions of logits [K, n, C]."""
+    return (logits.argmax(-1) == torch.as_tensor(np.asarray(y), dtype=torch.long)).sum(-1).numpy()
+
+
+def ensemble_outputs(ens: Ensemble, data: dict) -> Outputs:
+    """The K models of an ensemble on the audit's sets (``data``: Xf, yf, Xrs, yrs, Xr, yr, Xt, yt)."""
+    correct = np.stack([_correct(ens.logits(data[x]), data[y]) for x, y in (("Xr", "yr"), ("Xf", "yf"), ("Xt", "yt"))],
+                       axis=1)
+    return Outputs(logit_confidence(ens.logits(data["Xf"]), data["yf"]),
+                   logit_confidence(ens.logits(data["Xrs"]), data["yrs"]), correct,
+                   (len(data["yr"]), len(data["yf"]), len(data["yt"])))
+
+
+def reference_of(out: Outputs) -> dict:
+    """The retrained reference every sample is judged against: its confidences and mean accuracies."""
+    return dict(conf_forget=out.conf_forget, conf_retain=out.conf_retain, acc_retain=out.acc("retain"),
+                acc_forget=out.acc("forget"), acc_test=out.acc("test"))
+
+
+def judge(name: str, role: str, out: Outputs, ref: dict, seconds: float, batched: bool = True) -> Scores:
+    """Score one sample of K models against the reference (``reference_of``). ValueError when the
+    confidences are not finite (a diverged method)."""
+    cf, cr = out.conf_forget, out.conf_retain
     eps, rules = per_example_epsilon(cf, ref["conf_forget"], return_thresholds=True)
     eps_r = per_example_epsilon(cr, ref["conf_retain"]) if cr.shape[1] else np.zeros(0)
-    K = len(ens)
+    K = len(out)
     s = Scores(name, role, cf, cr, eps, rules, ulira_accuracy(cf, ref["conf_forget"]), eps_r,
-               acc_retain=_mean_acc(ens.logits(data["Xr"]), data["yr"]),
-               acc_forget=_mean_acc(ens.logits(data["Xf"]), data["yf"]),
-               acc_test=_mean_acc(ens.logits(data["Xt"]), data["yt"]), seconds=seconds, batched=batched)
-    per_member = (ens.logits(data["Xt"]).argmax(-1) == torch.as_tensor(data["yt"])).double().mean(1)
-    s.acc_test_worst = float(per_member.min())
+               acc_retain=out.acc("retain"), acc_forget=out.acc("forget"), acc_test=out.acc("test"),
+               seconds=seconds, batched=batched)
+    s.acc_test_worst = float(out.acc_members("test").min())
     s.spread_capped = int(sum(1 for e, r in zip(eps, rules) if r is None and e >= EPSILON_CAP))
     s.no_spread = bool(np.all(np.ptp(cf, axis=0) <= NO_SPREAD_TOL * (1 + np.abs(cf).max(0))))
     s.F = forget_quality(eps, K)
     s.F_retain = forget_quality(eps_r, K) if len(eps_r) else float("nan")
     s.final = final_score(s.F, s.acc_retain, ref["acc_retain"], s.acc_test, ref["acc_test"])
     return s
+
+
+def method_error(method: str, err: Exception) -> str:
+    """Why a method's sample could not be scored, in words (``AuditResult.errors``)."""
+    if "finite" in str(err):  # a step so large that the outputs are no longer finite
+        return (f"{method} could not be scored: its models' outputs on the forget set are not finite "
+                f"(the method diverged); try a smaller step")
+    return f"{method} could not run: {err}"  # the method refused this forget set (e.g. EMMN / GKT)
+
+
+def score_samples(K: int, forget_rows, retain_rows, reference: Outputs, floor: Outputs | None,
+                  ceiling: Outputs | None, methods: dict, *, seeds: dict, protocol: str = "challenge",
+                  seconds: dict | None = None, errors: dict | None = None) -> AuditResult:
+    """The audit's scores from the outputs of its samples (the 2-D and the image audits share this).
+
+    ``methods``: {name: (Outputs, seconds, batched)}, or {name: error text} for a method whose models
+    could not be made (it refused the forget set). A sample whose confidences are not finite is reported
+    in ``errors``; floor and ceiling may be None (not audited)."""
+    ref = reference_of(reference)
+    seconds = dict(seconds or {})
+    errors = dict(errors or {})
+    scores: dict[str, Scores] = {}
+    for m, got in methods.items():
+        t0 = time.perf_counter()
+        if isinstance(got, str):
+            errors[m] = got
+        else:
+            out, secs, batched = got
+            try:
+                scores[m] = judge(m, "method", out, ref, secs, batched)
+            except ValueError as err:
+                errors[m] = method_error(m, err)
+        seconds[f"score {m}"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if floor is not None:
+        scores["retrain"] = judge("retrain", "floor", floor, ref, 0.0)
+    if ceiling is not None:
+        scores["original"] = judge("original", "ceiling", ceiling, ref, 0.0)
+    seconds["score floor and ceiling"] = time.perf_counter() - t0
+    return AuditResult(int(K), np.asarray(forget_rows), np.asarray(retain_rows), ref, scores, seconds, seeds, errors,
+                       protocol)
 
 
 def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, *, K: int = 64,
@@ -374,18 +534,7 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
         raise ValueError(f"unknown method(s) {', '.join(bad)}; choose from {', '.join(METHODS)}")
     X, y = as_xy(train, "training data")
     Xt, yt = as_xy(test, "test")
-    rows_f = np.unique(np.asarray(forget_rows, dtype=np.int64))
-    if len(rows_f) == 0:
-        raise ValueError("the forget set is empty; choose at least one point to audit")
-    if rows_f.min() < 0 or rows_f.max() >= len(X):
-        raise ValueError(f"forget rows must lie in 0..{len(X) - 1}")
-    mask = np.zeros(len(X), bool)
-    mask[rows_f] = True
-    if mask.all():
-        raise ValueError("the forget set is the whole training set; nothing would be left to retrain on")
-    rows_r = np.flatnonzero(~mask)
-    gen = np.random.default_rng(seed)
-    rows_rs = np.sort(gen.choice(rows_r, size=min(int(retain_sample), len(rows_r)), replace=False))
+    rows_f, rows_r, rows_rs = audit_rows(forget_rows, len(X), seed, retain_sample)
     dev = resolve_device(device)
     recipe = dict(FIT_DEFAULTS, **(recipe or {}))
     fit_kw = dict(epochs=recipe["epochs"], lr=recipe["lr"], batch_size=recipe["batch_size"],
@@ -394,10 +543,8 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
     tf, tr = torch.as_tensor(rows_f), torch.as_tensor(rows_r)
     data = dict(Xf=X[tf], yf=y[tf].numpy(), Xr=X[tr], yr=y[tr].numpy(), Xt=Xt, yt=yt.numpy(),
                 Xrs=X[torch.as_tensor(rows_rs)], yrs=y[torch.as_tensor(rows_rs)].numpy())
-    base = seed * 3 * K
-    method_seeds = list(range(base, base + K))
-    seeds = dict(original=[int(seed)] if challenge else method_seeds, method=method_seeds,
-                 retrain=list(range(base + K, base + 2 * K)), floor=list(range(base + 2 * K, base + 3 * K)))
+    seeds = member_seeds(seed, K, protocol)
+    method_seeds = seeds["method"]
     n_orig = len(seeds["original"])
     # Work units for the progress bar: a training epoch of K models counts 1 (2 for the 2K retrains; the
     # challenge protocol's one original, 1/K).
@@ -427,34 +574,19 @@ def run_audit(make_model: Callable[[int], nn.Module], train, forget_rows, test, 
                             callback=lambda e, _: report("retrain", e / max(1, recipe["epochs"] * (1 if batched else 2 * K))))
     finish("retrain", t0)
     reference_ens, floor_ens = retrains.subset(range(K)), retrains.subset(range(K, 2 * K))
-    ref = dict(conf_forget=logit_confidence(reference_ens.logits(data["Xf"]), data["yf"]),
-               conf_retain=logit_confidence(reference_ens.logits(data["Xrs"]), data["yrs"]),
-               acc_retain=_mean_acc(reference_ens.logits(data["Xr"]), data["yr"]),
-               acc_forget=_mean_acc(reference_ens.logits(data["Xf"]), data["yf"]),
-               acc_test=_mean_acc(reference_ens.logits(Xt), data["yt"]))
+    reference = ensemble_outputs(reference_ens, data)
     forget = (data["Xf"], y[tf])
     retain = (data["Xr"], y[tr])
-    scores: dict[str, Scores] = {}
-    errors: dict[str, str] = {}
+    outputs: dict = {}
     for m in methods:
         t0 = time.perf_counter()
         hp = {k: v for k, v in overrides.get(m, {}).items() if k != "seed"}
         try:
             res = unlearn_ensemble(m, originals, forget=forget, retain=retain, device=dev, profile=profile,
                                    batched=batched, callback=lambda step, _l, m=m: report(m, 0.5), **hp)
-            t1 = time.perf_counter()
-            scores[m] = _judge(m, "method", res.ensemble, ref, data, res.seconds, res.batched)
-        except ValueError as err:
-            if "finite" in str(err):  # a step so large that the outputs are no longer finite
-                errors[m] = (f"{m} could not be scored: its models' outputs on the forget set are not finite "
-                             f"(the method diverged); try a smaller step")
-            else:  # the method refused this forget set (e.g. EMMN / GKT when every class is forgotten)
-                errors[m] = f"{m} could not run: {err}"
-            t1 = time.perf_counter()
-        seconds[f"score {m}"] = time.perf_counter() - t1
-        finish(m, t0, t1)
-    t0 = time.perf_counter()
-    scores["retrain"] = _judge("retrain", "floor", floor_ens, ref, data, 0.0)
-    scores["original"] = _judge("original", "ceiling", originals, ref, data, 0.0)
-    seconds["score floor and ceiling"] = time.perf_counter() - t0
-    return AuditResult(K, rows_f, rows_rs, ref, scores, seconds, seeds, errors, protocol)
+            outputs[m] = (ensemble_outputs(res.ensemble, data), res.seconds, res.batched)
+        except ValueError as err:  # the method refused this forget set (e.g. EMMN / GKT when every class is forgotten)
+            outputs[m] = method_error(m, err)
+        finish(m, t0)
+    return score_samples(K, rows_f, rows_rs, reference, ensemble_outputs(floor_ens, data),
+                         ensemble_outputs(originals, data), outputs, seeds=seeds, protocol=protocol, seconds=seconds)

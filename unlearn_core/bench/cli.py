@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 import toy_data
 from unlearn_core import scenarios
-from unlearn_core.audit import EPSILON_CAP, PROTOCOLS
+from unlearn_core.audit import PROTOCOLS
 from unlearn_core.bench.parsing import (FLAG_BOUNDS, OneLineParser, Override, SetAction, SetAlias, bounded,
                                         bounded_list, cap_override, check_output_dir, check_output_file, device_arg,
                                         document_bounds, given_dests, literal_value, shown)
@@ -31,7 +31,7 @@ from unlearn_core.bench.engine import add_engine_arguments, engine_refusal
 from unlearn_core.bench.run2d import (CSV_DATASET, DEFAULT_2D_METHODS, check_forget_setting, csv_problem,
                                       run_seed)
 from unlearn_core.bench.replay import SESSION_SETTING, read_session_file, replay_session, requests_text
-from unlearn_core.bench.runimages import run_images
+from unlearn_core.bench.runimages import audit_note, run_images
 from unlearn_core.bench.sweep import DATASETS as SWEEP_DATASETS, SWEEP_FLAGS, run_sweep
 from unlearn_core.images.bench import FULL_CLASS_ONLY, IMAGE_DATASETS
 from unlearn_core.images.data import check_data_dir
@@ -136,8 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"alias of --set jit.{name}={'True' if param.kind == 'bool' else 'X'}", **kw)
     a = p.add_argument_group("forgetting audit")
     a.add_argument("--audit", type=bounded("--audit"), default=0, metavar="K",
-                   help="also audit each seed's forget set with K models per sample (2K retrains, K unlearned per "
-                        "method, trained at once): per-example epsilon, F, final score, U-LiRA")
+                   help="also audit each seed's forget set with K models per sample: per-example epsilon, F, final "
+                        "score, U-LiRA. It trains 2K retrains (K more originals with --audit-protocol originals) and "
+                        "K unlearning runs per method: on 2-D data at once as ensembles; on images per cell "
+                        "(setting, target, seed) one model after another, or as Ray tasks with --engine ray, so an "
+                        "image audit costs about 2K (3K) full trainings + K x methods unlearning runs per cell "
+                        "(docs/audit.md)")
     a.add_argument("--audit-protocol", choices=PROTOCOLS, default="challenge",
                    help="where the K unlearned models come from: challenge = one original (the seed's) unlearned "
                         "K times with K seeds, as the NeurIPS 2023 challenge (a deterministic method then has no "
@@ -199,38 +203,6 @@ def sweep_ignores(parser: argparse.ArgumentParser, args, argv) -> list[str]:
         else:  # every other option is one long flag, whose destination argparse derives this way
             flags.append("--" + dest.replace("_", "-"))
     return [f for f in dict.fromkeys(flags) if f not in SWEEP_FLAGS]
-
-
-def audit_note(rows: list[dict], K: int, protocol: str) -> str:
-    """The lines under the table that say how the audit was run and how to read its columns, naming
-    the rows whose K models had no spread (their ε is the cap by construction, not a measurement)."""
-    how = {"challenge": f"protocol challenge (NeurIPS 2023): one original per seed, unlearned {K} times with "
-                        f"{K} seeds, against {K} retrains",
-           "originals": f"protocol originals: {K} originals per seed, each unlearned once, against {K} retrains"}
-    lines = [f"audit with K={K} models per sample, {how[protocol]}: F = mean challenge points over the forget set "
-             f"(1 = indistinguishable from retraining; with K models even a second set of retrained models, the "
-             f"retrain row, scores only about this floor); final = F x retain-acc ratio x test-acc ratio; "
-             f"ε = per-example epsilon (0 ideal, cap {EPSILON_CAP:g}); U-LiRA = likelihood-ratio attack accuracy "
-             f"(0.5 ideal); the original row is the ceiling (no unlearning)."]
-    flat = list(dict.fromkeys(r["method"] for r in rows if r.get("audit_no_spread")))
-    if flat:
-        why = ("under the challenge protocol a deterministic method (and the ceiling, K copies of one model) gives "
-               "K identical models" if protocol == "challenge" else "the K models were identical")
-        lines.append(f"no spread: {', '.join(flat)}: {why}, so every point's ε is the cap {EPSILON_CAP:g} by the "
-                     f"spread rule and F is 0 by construction, not a measurement of forgetting"
-                     + ("; --audit-protocol originals measures them against the spread of training."
-                        if protocol == "challenge" else "."))
-    capped = {}
-    for r in rows:
-        if r.get("audit_spread_capped") and not r.get("audit_no_spread"):
-            c = capped.setdefault(r["method"], [0, 0])
-            c[0] += int(r["audit_spread_capped"])
-            c[1] += int(r["n_forget"])
-    if capped:
-        lines.append("spread rule: " + "; ".join(f"{m} {a} of {b} forget points" for m, (a, b) in capped.items())
-                     + f" at ε = {EPSILON_CAP:g} because one sample's spread over the K models is under 1% of the "
-                       "other's (the challenge's rule: models that barely vary are told apart outright).")
-    return "\n".join(lines)
 
 
 def methods_run(args) -> tuple[list[str], tuple[str, ...]]:
@@ -371,9 +343,6 @@ def main(argv=None) -> int:
             reads = ", ".join(f for f in SWEEP_FLAGS if f != "--sweep")
             parser.error(f"--sweep does not use {', '.join(ignored)}: it runs its fixed grid of JiT settings on "
                          f"{', '.join(SWEEP_DATASETS)}; it reads only {reads}")
-    if args.dataset in IMAGE_DATASETS and args.audit:
-        parser.error("--audit runs on 2-D datasets (the ensembles are trained at once on the CPU); "
-                     "not on image datasets yet")
     if args.audit and args.audit < 4:
         parser.error(f"--audit needs K >= 4 models per sample (64 is the usual figure), got {args.audit}")
     if not args.audit and not args.sweep and "audit_protocol" in given_dests(parser, argv):

@@ -22,6 +22,10 @@ Nothing needs a shared filesystem: the data travels once per variant through the
 originals as state dicts, the rows back to the driver. A worker caches retrains in the same
 ``OUT/models`` path on its own node (the driver's folder on a one-machine Ray).
 
+With ``--audit K`` every model of a cell's forgetting audit is a task too (``audit_task``,
+``audit_original_task``: 2K retrains, K originals under "originals", K unlearning runs per method); they
+return confidences and counts, never models, and the driver scores the audit before it writes the rows.
+
 The 2-D sweep (``run_sweep_grid``): one task per (dataset, seed), the records returned to the driver.
 
 The resources of a task: ``--cpus-per-task`` (default 1) and ``--gpus-per-task`` (fractions allowed;
@@ -42,8 +46,9 @@ import torch
 
 import toy_data
 import unlearn_core
-from unlearn_core.images.bench import (BenchResult, Plan, failed_rows, model_from_package, model_package,
-                                       original_model, record, run_job, sort_rows, stored_runs)
+from unlearn_core.images.bench import (BenchResult, Plan, add_audit, failed_rows, model_from_package,
+                                       model_package, original_model, record, run_audit_member, run_job, sort_rows,
+                                       stored_runs)
 
 ENGINES = ("serial", "ray")
 #: Bounds of the engine flags (every size has one).
@@ -176,6 +181,32 @@ def cell_task(plan: Plan, job, loaded, original: dict, todo: list[str], threads:
     return rows
 
 
+def _task_model(plan: Plan, loaded, package: dict | None):
+    if package is None:
+        return None
+    return model_from_package(package, plan.arch, loaded.data.n_classes, tuple(loaded.Xtr.shape[1:]), plan.device)
+
+
+def audit_task(plan: Plan, job, loaded, original: dict | None, member, threads: int) -> dict:
+    """A Ray task: one member of a cell's audit (a retrain, or an unlearning run of ``original``, or the
+    challenge's ceiling); only its outputs back (``unlearn_core.audit.Outputs``: confidences, counts)."""
+    _threads(threads)
+    plan = dataclasses.replace(plan, device=_worker_device(plan))
+    job = dataclasses.replace(job, loaded=loaded)
+    result, _ = run_audit_member(plan, job, member, _task_model(plan, loaded, original))
+    return result
+
+
+def audit_original_task(plan: Plan, job, loaded, member, threads: int) -> tuple[dict, dict]:
+    """A Ray task with two returns: original k of an "originals" audit trained and measured (its outputs, for
+    the driver) and its state dict, which stays in the object store for the method members of its k."""
+    _threads(threads)
+    plan = dataclasses.replace(plan, device=_worker_device(plan))
+    job = dataclasses.replace(job, loaded=loaded)
+    result, model = run_audit_member(plan, job, member, None)
+    return result, model_package(model)
+
+
 def _worker_device(plan: Plan) -> str:
     """The planned device type on this worker ("cuda" is the GPU Ray gave the task: CUDA_VISIBLE_DEVICES)."""
     return "cuda" if torch.device(plan.device).type == "cuda" else "cpu"
@@ -192,11 +223,18 @@ def _error_text(err: BaseException) -> str:
 # ----------------------------------------------------------------------------------------------------------
 
 def run_image_grid(plan: Plan, engine: RayEngine, *, progress: Callable[[int, int, str], None] | None = None,
-                   cell_fn: Callable = cell_task) -> BenchResult:
+                   cell_fn: Callable = cell_task, member_fn: Callable = audit_task) -> BenchResult:
     """Every cell of ``plan`` as Ray tasks on ``engine``; the driver writes the runs as cells finish.
 
+    With ``plan.cfg.audit`` (K) every member of a cell's audit is one more task (``audit_task``; under the
+    "originals" protocol ``audit_original_task`` trains original k, whose state dict stays in the object
+    store for the unlearning members of its k), submitted in the serial engine's order. A member returns
+    its outputs only (``unlearn_core.audit.Outputs``); the driver scores the audit (``add_audit``) when
+    the cell and all its members are back, then writes the rows. A member that fails after its retries
+    fails the cell's runs, as a cell task does.
+
     ``progress(done, total, text)`` after every finished cell (the CLI's one bar). ``cell_fn`` is the
-    task body (``cell_task``; tests wrap it to kill a worker). Ctrl-C (KeyboardInterrupt) cancels the
+    task body (``cell_task``; tests wrap it to kill a worker), ``member_fn`` the audit member's (``audit_task``). Ctrl-C (KeyboardInterrupt) cancels the
     outstanding tasks and is raised again; what finished is on disk."""
     ray = engine.ray
     total = len(plan.jobs) * len(plan.names)
@@ -208,9 +246,12 @@ def run_image_grid(plan: Plan, engine: RayEngine, *, progress: Callable[[int, in
         plan.cfg, out_dir=os.path.abspath(plan.cfg.out_dir) if plan.cfg.out_dir else None))
     loaded_refs: dict = {}
     originals: dict = {}
-    pending: dict = {}  # ObjectRef -> (job, todo)
+    cells: list[dict] = []  # per cell: job, todo, rows, the audit's results, how many refs it still waits for
+    pending: dict = {}  # ObjectRef -> (cell index, None for the cell's rows or the audit member)
     train = engine.remote(original_task)
     cell = engine.remote(cell_fn)
+    member_task = engine.remote(member_fn)
+    original_member = engine.remote(audit_original_task, num_returns=2)
 
     def tell(text: str) -> None:
         if progress is not None:
@@ -233,21 +274,49 @@ def run_image_grid(plan: Plan, engine: RayEngine, *, progress: Callable[[int, in
                                                                       job.loaded, job.seed)))
             else:
                 originals[key] = train.remote(light, loaded_refs[variant], job.seed, engine.threads)
-        ref = cell.remote(light, dataclasses.replace(job, loaded=None), loaded_refs[variant], originals[key], todo,
-                          engine.threads)
-        pending[ref] = (job, todo)
-    tell(f"{len(pending)} cells submitted")
+        bare = dataclasses.replace(job, loaded=None)
+        i = len(cells)
+        ref = cell.remote(light, bare, loaded_refs[variant], originals[key], todo, engine.threads)
+        pending[ref] = (i, None)
+        members = plan.audit_members(job, todo)
+        trained: dict = {}  # "originals": k -> the ObjectRef of original k's state dict
+        for mem in members:  # one task per member, in the serial engine's order
+            if mem.role == "original" and plan.cfg.audit_protocol == "originals":
+                ref, trained[mem.k] = original_member.remote(light, bare, loaded_refs[variant], mem, engine.threads)
+            else:
+                src = None if mem.role in ("reference", "floor") else (
+                    originals[key] if plan.cfg.audit_protocol == "challenge" else trained[mem.k])
+                ref = member_task.remote(light, bare, loaded_refs[variant], src, mem, engine.threads)
+            pending[ref] = (i, mem)
+        cells.append(dict(job=job, todo=todo, rows=None, results={}, waiting=1 + len(members), error=None,
+                          audited=bool(members)))
+    tell(f"{len(cells)} cells submitted")
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                job, todo = pending.pop(ref)
+                i, mem = pending.pop(ref)
+                c = cells[i]
                 try:
-                    new = ray.get(ref)
+                    value = ray.get(ref)
                 except (KeyboardInterrupt, SystemExit):
                     raise
-                except Exception as err:  # noqa: BLE001 - the cell failed after its retries: failed rows
-                    new = failed_rows(plan, job, todo, _error_text(err))
+                except Exception as err:  # noqa: BLE001 - a task failed after its retries: the cell's runs fail
+                    value, c["error"] = None, c["error"] or _error_text(err)
+                if mem is None:
+                    c["rows"] = value
+                else:
+                    c["results"][mem] = value
+                c["waiting"] -= 1
+                if c["waiting"]:
+                    continue
+                job, todo = c["job"], c["todo"]
+                if c["error"]:
+                    new = failed_rows(plan, job, todo, c["error"])
+                else:
+                    new = c["rows"]
+                    if c["audited"]:
+                        add_audit(plan, job, new, c["results"])
                 for row in new:
                     record(plan, row)
                 rows += new

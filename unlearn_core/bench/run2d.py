@@ -175,14 +175,6 @@ def add_audit(rows: list[dict], problem: Problem, recipe: ModelRecipe, seed: int
                     recipe=recipe.fit_kwargs(),
                     overrides=overrides, seed=seed, device=device, protocol=protocol)
     for row in rows:
-        s = res.scores.get(row["method"])
-        if s is None:
-            continue
-        summ = s.summary()
-        row.update(audit_F=summ["forget_quality"], audit_final=summ["final_score"], audit_eps_mean=summ["eps_mean"],
-                   audit_ulira=summ["ulira_acc"], audit_retain_F=summ["retain_quality"],
-                   audit_no_spread=s.no_spread, audit_spread_capped=s.spread_capped,
-                   audit=dict(K=K, protocol=res.protocol, role=s.role, no_spread=s.no_spread, eps=s.eps.tolist(),
-                              ulira=s.ulira.tolist(),
-                              eps_retain=s.eps_retain.tolist(), forget_rows=res.forget_rows.tolist(),
-                              retain_rows=res.retain_rows.tolist(), seconds=s.seconds, batched=s.batched))
+        fields = res.row_fields(row["method"])
+        if fields is not None:
+            row.update(fields)

@@ -21,6 +21,11 @@ and ``BenchResult.notes`` says which file and which field differed. The cells of
 (``plan_benchmark``, ``original_model``, ``run_job``, ``record``) are what the engines of
 ``unlearn_core.bench.engine`` distribute; ``run_benchmark`` is the serial engine.
 
+The forgetting audit (``BenchConfig.audit`` = K, ``--audit K``): per cell, the members of
+``unlearn_core.images.audit`` (2K retrains, K unlearned models per method, K originals under the
+"originals" protocol) are run (``run_audit_member``) and scored (``add_audit``), and their columns go onto
+the cell's rows before they are written; the run keys hold K, the protocol and the audit's code.
+
 Then ``OUT/results.json``, ``results.csv``, ``table.md`` (mean ± std over seeds with the gap to
 retrain) and ``gap.html`` (a plot of each method's gap to retrain). Method time excludes
 evaluation; evaluation is batched. Progress reaches the caller as :class:`BenchProgress` events
@@ -57,9 +62,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from unlearn_core import metrics, models
+from unlearn_core import audit as audit_core, metrics, models
 from unlearn_core.data import resolve_device
-from unlearn_core.images import train, zoo
+from unlearn_core.images import audit as image_audit, train, zoo
+from unlearn_core.images.audit import AUDIT_RETAIN_SAMPLE, Member, audit_data, check_audit, plan_members
 from unlearn_core.images.checkpoints import CheckpointError, load_checkpoint, load_model
 from unlearn_core.images.cifar import CIFAR_KINDS
 from unlearn_core.images.data import ImageData, load_dataset
@@ -365,6 +371,9 @@ def evaluate_images(model, loaded: Loaded, split, *, reference=None) -> dict:
 #: The numeric fields of a row: stored as JSON null where NaN, read back as NaN.
 NUMERIC_FIELDS = ("acc_retain", "acc_forget", "acc_test", "acc_forget_train", "mia", "loss_mia", "js_forget",
                   "seconds")
+#: The audit's columns of a row (``--audit K``); its numbers are stored as JSON null where NaN too.
+AUDIT_FIELDS = ("audit_F", "audit_final", "audit_eps_mean", "audit_ulira", "audit_retain_F", "audit_no_spread",
+                "audit_spread_capped", "audit_error")
 
 
 def run_file(out_dir: str, setting: str, target, seed: int, method: str) -> str:
@@ -385,7 +394,7 @@ def read_run(path: str) -> dict:
                               "recompute that run") from None
     if not isinstance(row, dict) or not isinstance(row.get("method"), str):
         raise DamagedRunError(f"{path} is damaged (not a run row); delete it to recompute that run")
-    for k in NUMERIC_FIELDS:
+    for k in NUMERIC_FIELDS + AUDIT_FIELDS[:5]:
         if k in row and row[k] is None:
             row[k] = float("nan")
     return row
@@ -411,6 +420,8 @@ def write_outputs(rows: list[dict], out_dir: str) -> str:
     write_json(os.path.join(out_dir, "results.json"), rows)
     keys = ["dataset", "model", "setting", "target", "seed", "method", "n_forget", *[c[0] for c in IMAGE_COLUMNS],
             "acc_forget_train", "steps", "na", "error"]
+    if any("audit" in r or "audit_error" in r for r in rows):
+        keys += list(AUDIT_FIELDS)
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=keys, extrasaction="ignore")
     w.writeheader()
@@ -454,6 +465,8 @@ class BenchConfig:
     train_batch_size: int | None = None
     amp: bool = False
     overrides: dict | None = None  # method -> hyperparameters
+    audit: int = 0  # K models per sample of the forgetting audit of every cell (0: no audit; unlearn_core.images.audit)
+    audit_protocol: str = "challenge"  # where the audit's unlearned models come from (unlearn_core.audit.PROTOCOLS)
 
     @property
     def arch(self) -> str:
@@ -482,7 +495,9 @@ class BenchProgress:
     - "training": the original model for ``seed`` starts training;
     - "retraining": the retrained oracle of this job starts training;
     - "epoch": ``model`` ("original" or "retrain") finished training epoch ``epoch`` of ``epochs``;
-    - "finished": the run of ``method`` (original, retrain or a method) is evaluated and recorded.
+    - "finished": the run of ``method`` (original, retrain or a method) is evaluated and recorded;
+    - "audit" (with ``cfg.audit``): member ``epoch`` of ``epochs`` of the job's audit is done; ``method``
+      names it ("reference 3", "jit 0").
 
     ``setting``, ``target`` (the job's label: "3", "rocket", "27 random") and ``seed`` name the job.
     ``text`` says it in one line (the CLI's progress bar shows it).
@@ -511,6 +526,8 @@ class BenchProgress:
         if self.stage == "epoch":
             tag = "original" if self.model == "original" else f"retrain-{self.setting}-{slug(self.target)}"
             return f"{tag} seed {self.seed}: epoch {self.epoch}/{self.epochs}"
+        if self.stage == "audit":
+            return f"audit {job}: {self.method} ({self.epoch}/{self.epochs})"
         return f"{self.method}: {job}"
 
 
@@ -580,7 +597,27 @@ class Plan:
         if method not in ("original", "retrain"):
             key["hyperparameters"] = self.hyperparameters(job, method)
             key["code"] = self.versions["methods"][method]
+        if self.cfg.audit:  # a row with audit columns: another K or protocol is another row
+            key["audit"] = dict(K=int(self.cfg.audit), protocol=self.cfg.audit_protocol,
+                                retain_sample=AUDIT_RETAIN_SAMPLE, code=self.versions["audit"])
         return key
+
+    def audited(self, job: Job, method: str) -> bool:
+        """Whether the audit measures ``method`` in this job (not a method that does not run in its setting)."""
+        if method in ("original", "retrain"):
+            return True
+        return not not_applicable(METHODS[method], job.setting) and not (
+            method in FULL_CLASS_ONLY and job.setting != "full_class")
+
+    def audit_members(self, job: Job, todo) -> list[Member]:
+        """The audit's members for the runs ``todo`` of ``job`` (none without ``cfg.audit``): the reference,
+        the floor when the retrain row is to do, the ceiling when the original row is, K per method to do."""
+        methods = [m for m in self.methods if m in todo and self.audited(job, m)]
+        floor, ceiling = "retrain" in todo, "original" in todo
+        if not self.cfg.audit or not (methods or floor or ceiling):
+            return []
+        return plan_members(job.seed, int(self.cfg.audit), self.cfg.audit_protocol, methods, floor=floor,
+                            ceiling=ceiling)
 
 
 def plan_jobs(cfg: BenchConfig) -> list[Job]:
@@ -639,7 +676,10 @@ def plan_benchmark(cfg: BenchConfig, *, device: str | None = None) -> Plan:
             fingerprints[job.loaded.variant] = data_fingerprint(job.loaded.data)
     methods = [m for m in (cfg.methods or METHODS) if m != "retrain"]
     versions = dict(model=model_code_version(), evaluation=evaluation_version(),
-                    methods={m: method_version(m) for m in methods})
+                    methods={m: method_version(m) for m in methods},
+                    audit=digest([code_version(_module_file(m)) for m in (audit_core, image_audit)]))
+    if cfg.audit:
+        check_audit(cfg.audit, cfg.audit_protocol)
     plan = Plan(cfg, jobs, arch, recipe, str(dev), methods, fingerprints,
                 checkpoint_hash=file_fingerprint(cfg.checkpoint) if cfg.checkpoint else None, versions=versions)
     for job in jobs:  # every override is checked against its method before anything runs
@@ -782,6 +822,44 @@ def run_job(plan: Plan, job: Job, original, todo, *, cache_dir: str | None = Non
     return rows, kept
 
 
+def job_audit_data(job: Job) -> image_audit.AuditData:
+    """The audit's data for ``job``: its forget set, its retain set and a retain sample drawn with its seed."""
+    d = job.loaded.data
+    return audit_data(job.loaded.Xtr, d.y_train, job.loaded.Xte, d.y_test, job.split.forget_train, job.seed)
+
+
+def run_audit_member(plan: Plan, job: Job, member: Member, original, data: image_audit.AuditData | None = None):
+    """One member of ``job``'s audit (``unlearn_core.images.audit.run_member``) with the bench's model,
+    recipe, device, profile and hyperparameters: (its result, the model of a trained original or None)."""
+    d = job.loaded.data
+    make = functools.partial(_build, plan.arch, d.n_classes, tuple(job.loaded.Xtr.shape[1:]))
+    profile = defaults_for(plan.arch if ":" not in plan.arch else "image", job.setting)
+    hp = (plan.cfg.overrides or {}).get(member.method, {}) if member.method else {}
+    return image_audit.run_member(member, make_model=make, recipe=plan.recipe, data=data or job_audit_data(job),
+                                  original=original, device=plan.device, profile=profile, hp=hp)
+
+
+def add_audit(plan: Plan, job: Job, rows: list[dict], results: dict) -> None:
+    """Score ``job``'s audit from its members' ``results`` and put the columns on its rows in place (as the
+    2-D bench does: ``AuditResult.row_fields``). A method whose models could not be scored gets an
+    ``audit_error``; rows the audit does not measure (n/a) get nothing."""
+    K, protocol = int(plan.cfg.audit), plan.cfg.audit_protocol
+    methods = [m for m in plan.methods if any(mem.method == m for mem in results)]
+    try:
+        res = image_audit.score_members(K, protocol, job.seed, job_audit_data(job), results, methods)
+    except ValueError as err:  # the reference itself is not finite: nothing can be judged against it
+        for row in rows:
+            if plan.audited(job, row["method"]):
+                row["audit_error"] = f"the audit could not be scored: {err}"
+        return
+    for row in rows:
+        fields = res.row_fields(row["method"])
+        if fields is not None:
+            row.update(fields)
+        elif row["method"] in res.errors:
+            row["audit_error"] = res.errors[row["method"]]
+
+
 def sort_rows(plan: Plan, rows: list[dict]) -> list[dict]:
     order = plan.names
     return sorted(rows, key=lambda r: (SETTINGS.index(r["setting"]), str(r["target"]), order.index(r["method"]),
@@ -822,8 +900,23 @@ def run_benchmark(cfg: BenchConfig, *, progress: Callable[[BenchProgress], None]
                                             on_epoch=lambda e, n, r=report: r("epoch", model="original", epoch=e,
                                                                              epochs=n))
 
+        members = plan.audit_members(job, todo)
         new, job_models = run_job(plan, job, originals[key], todo, cache_dir=plan.models_dir, report=report,
-                                  keep_models=keep_models, on_row=lambda row: record(plan, row))
+                                  keep_models=keep_models, on_row=None if members else lambda row: record(plan, row))
+        if members:  # the rows are written once their audit columns are on them
+            data = job_audit_data(job)
+            try:
+                results = image_audit.run_members(
+                    members, original=originals[key], protocol=plan.cfg.audit_protocol,
+                    run=lambda mem, src, job=job, data=data: run_audit_member(plan, job, mem, src, data),
+                    progress=lambda i, n, mem, r=report: r("audit", method=mem.label, epoch=i, epochs=n))
+                add_audit(plan, job, new, results)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception as err:  # noqa: BLE001 - a crash in the audit: the cell's runs failed, a rerun retries
+                new = failed_rows(plan, job, todo, f"audit: {type(err).__name__}: {str(err)[:300]}")
+            for row in new:
+                record(plan, row)
         rows += new
         if keep_models:
             kept[(job.setting, job.label, job.seed)] = job_models
