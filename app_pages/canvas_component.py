@@ -3,6 +3,7 @@
 The assets are plain files in the repository (``ui/views/canvas_js``: vanilla JS and CSS, no build step);
 ``ui.views.canvas_payload`` builds the data it draws. The component sends one trigger value, ``event``, per
 gesture (a click, a box, a lasso, a Draw-mode click): ``ui.state.events.apply_canvas_event`` applies it.
+The Playground mounts it through ``app_pages.live.mount_canvas`` (a fragment that streams a running forget).
 """
 from typing import Callable
 

@@ -15,14 +15,15 @@ import torch
 import toy_data
 from app_pages.canvas_component import canvas as canvas_component
 from app_pages.canvas_component import event_of
+from app_pages import live  # live mode: the forget streamed into the canvas (issue 12)
 from app_pages.common import hyper_input, train_with_progress
-from ui.state import config, report, session
+from ui.state import config, report, session, share
 from ui.state.config import HIDEABLE, LIMITS, Config
 from ui.state.events import apply_canvas_event, apply_event
 from ui.state.grids import AGREE, Layers, band_layers, disagreement_shares, empty_layers
 from ui.state.presets import PRESETS
-from ui.state.workspace import (MAX_RETRAINS, RETRAINS, Diverged, Workspace, edit_points, new_workspace,
-                                workspace_from_points)
+from ui.state.workspace import (MAX_RETRAINS, RETRAINS, Diverged, Workspace, change_loses, edit_points,
+                                new_workspace, workspace_from_points, workspace_from_split)
 from ui.views import canvas
 from ui.views.curves import loss_curve
 from ui.views.canvas_payload import canvas_html, payload_for
@@ -37,39 +38,155 @@ ss = st.session_state
 #: the Plotly figure (every click a rerun, heat-map frames redrawn by Plotly), e.g. for benchmarks/browser_canvas.py.
 PLOTLY_CANVAS = os.environ.get("PLAYGROUND_CANVAS", "").strip().lower() == "plotly"
 
+SOURCES = ["Generate", "Upload CSV", "Draw", "Session file"]
+#: The Draw / Select toggle of a drawing: what a click on the canvas does.
+DRAW, SELECT = "Draw", "Select to forget"
+#: The widgets whose change rebuilds the data or retrains the model (and so wipes a forget history).
+REBUILD_KEYS = ("w_dataset", "w_n", "w_noise", "w_classes", "w_seed", "w_test", "w_width", "w_depth", "w_activation",
+                "w_fit_epochs", "w_fit_lr")
+
 # --- configuration: from the URL on a session's first run, then from the widgets ---------------------
 if "cfg" not in ss:
     ss.cfg, ss.url_notes = config.from_query(st.query_params.to_dict())
+    try:  # the points and the forget history a link carries: checked whole before anything is applied
+        link_data, link_hist = share.read_link(st.query_params.to_dict())
+    except ValueError as err:
+        ss.cfg, ss.url_notes = Config(), [f"This link is damaged, so none of it was applied ({err}). The page "
+                                          f"starts from the defaults."]
+    else:
+        if link_data is not None or link_hist:
+            ss.link_pending = (link_data, link_hist)
+        if link_data is not None:
+            ss.source_now = "Upload CSV" if link_data.kind == "csv" else "Draw"
 
 
-def init_widgets(cfg: Config) -> None:
-    """Put ``cfg`` into the widgets' session-state keys (first run, presets, loaded sessions)."""
-    ss.w_dataset, ss.w_n, ss.w_seed, ss.w_test = cfg.dataset, cfg.n, cfg.seed, cfg.test
-    ss.w_noise = cfg.resolved_noise()
-    ss.w_classes = cfg.resolved_classes() or 2
-    ss.w_width, ss.w_depth, ss.w_activation = cfg.width, cfg.depth, cfg.activation
-    ss.w_fit_epochs, ss.w_fit_lr = cfg.fit_epochs, cfg.fit_lr
-    ss.w_method, ss.w_device = cfg.method, cfg.device
-    for m in METHODS:
-        for k, v in config.method_defaults(m).items():
-            ss[f"hp_{m}_{k}"] = v
-    for k, v in cfg.hp.items():
-        ss[f"hp_{cfg.method}_{k}"] = v
-    ss.hide = cfg.hide
+def init_widgets(cfg: Config, groups=("data", "model", "method", "hyper", "device")) -> None:
+    """Put ``cfg`` into the widgets' session-state keys (first run, presets, loaded sessions): the controls of
+    ``groups`` only (a preset leaves the groups a classroom link hides alone)."""
+    if "data" in groups:
+        ss.w_dataset, ss.w_n, ss.w_seed, ss.w_test = cfg.dataset, cfg.n, cfg.seed, cfg.test
+        ss.w_noise = cfg.resolved_noise()
+        ss.w_classes = cfg.resolved_classes() or 2
+    if "model" in groups:
+        ss.w_width, ss.w_depth, ss.w_activation = cfg.width, cfg.depth, cfg.activation
+        ss.w_fit_epochs, ss.w_fit_lr = cfg.fit_epochs, cfg.fit_lr
+    if "method" in groups:
+        ss.w_method = cfg.method
+    if "device" in groups:
+        ss.w_device = cfg.device
+        ss.hide = cfg.hide
+    if "hyper" in groups:
+        for m in METHODS:
+            for k, v in config.method_defaults(m).items():
+                ss[f"hp_{m}_{k}"] = v
+        for k, v in cfg.hp.items():
+            ss[f"hp_{cfg.method}_{k}"] = v
 
 
 if "w_dataset" not in ss:
     init_widgets(ss.cfg)
 hide = ss.get("hide", frozenset())
+ss.setdefault("source_now", "Generate")
 
 
-def apply_preset(name: str) -> None:
+# --- changes that would discard something: asked first ----------------------------------------------------
+def ask(kind: str, lost: str, **what) -> None:
+    """Hold a change that would discard ``lost`` until the user confirms it (``pending_box``)."""
+    ss.pending = dict(kind=kind, lost=lost, **what)
+
+
+def source_loses(to: str) -> str | None:
+    """What switching the data source to ``to`` discards: a drawing starts from the current points (only the
+    model and the history go); any other source replaces points the generator cannot make again."""
+    ws_now = ss.get("workspace")
+    if ws_now is None or to == ss.source_now:
+        return None
+    if to == "Draw":
+        return None if ws_now.source == "drawn" else change_loses(ws_now, points=False)
+    return change_loses(ws_now) if ws_now.source != "generated" else None
+
+
+def on_source_change() -> None:
+    to = ss.w_source
+    lost = source_loses(to)
+    if lost:
+        ss.w_source = ss.source_now  # nothing changes until the user says so
+        ask("source", lost, to=to)
+    else:
+        ss.source_now = to
+        ss.pop("pending", None)
+
+
+def preset_changes_source() -> bool:
+    """Whether a preset switches the data source to Generate: only when neither the source nor the data
+    controls are hidden (a preset never overrides a hidden control)."""
+    return ss.source_now != "Generate" and "source" not in hide and "data" not in hide
+
+
+def apply_preset(name: str, confirmed: bool = False) -> None:
     p = PRESETS[name]
-    cfg = Config(**{k: v for k, v in p.config.items() if k != "hp"}, hp=dict(p.config.get("hp", {})), hide=hide)
-    init_widgets(cfg)
-    ss.w_source = "Generate"
+    if not confirmed:  # a preset starts a new story: the data it replaces and any forget history go
+        lost = source_loses("Generate") if preset_changes_source() else change_loses(ss.get("workspace"), points=False)
+        if lost:
+            ask("preset", lost, name=name)
+            return
+    proposed = Config(**{k: v for k, v in p.config.items() if k != "hp"}, hp=dict(p.config.get("hp", {})),
+                      hide=hide)
+    init_widgets(config.merge_visible(ss.cfg, proposed, hide),
+                 groups=[g for g in ("data", "model", "method", "hyper") if g not in hide])
+    if preset_changes_source():
+        ss.w_source = ss.source_now = "Generate"
     ss.pending_preset = name
+    ss.confirmed_rebuild = True  # the preset's button is the user's answer
     ss.pop("failed_run", None)
+    ss.pop("pending", None)
+
+
+def confirm_pending() -> None:
+    """'Discard and ...': carry out the held change."""
+    p = ss.pop("pending", None)
+    if not p:
+        return
+    if p["kind"] == "source":
+        ss.w_source = ss.source_now = p["to"]
+        ss.confirmed_rebuild = True  # asked once: the new source's data is built without asking again
+    elif p["kind"] == "preset":
+        apply_preset(p["name"], confirmed=True)
+    elif p["kind"] == "settings":
+        ss.confirmed_rebuild = True
+    elif p["kind"] == "draw":
+        ss.workspace = edit_points(ss.workspace)  # the same points, untrained: drawing starts
+        ss.w_click = DRAW
+
+
+def keep_pending() -> None:
+    """'Keep': drop the held change (a settings change: the widgets go back to what built the workspace)."""
+    p = ss.pop("pending", None)
+    if p and p["kind"] == "settings":
+        for k, v in ss.get("built_widgets", {}).items():
+            ss[k] = v
+
+
+PENDING_VERB = {"source": "switch", "preset": "run the preset", "settings": "apply", "draw": "draw"}
+
+
+def pending_box(where, kinds) -> None:
+    """The held change, if it is one of ``kinds``: what it would discard, and the two answers."""
+    p = ss.get("pending")
+    if not p or p["kind"] not in kinds:
+        return
+    what = {"source": lambda: f"Switching the data source to **{p['to']}**",
+            "preset": lambda: f"The preset **{PRESETS[p['name']].title}**",
+            "settings": lambda: "This data or model setting",
+            "draw": lambda: "Drawing (it changes the points, so the model must be trained again)"}[p["kind"]]()
+    box = where.container(border=True)
+    box.warning(f"{what} discards {p['lost']}. Save them first with **Session (JSON)** (under *Share and "
+                f"export*) if you want them back later.", icon=":material/warning:")
+    row = box.container(horizontal=True, wrap=True, gap="small")  # side by side where they fit (not the sidebar)
+    row.button(f"Discard and {PENDING_VERB[p['kind']]}", key="pending_yes", on_click=confirm_pending,
+               type="primary", width="content")
+    row.button("Keep", key="pending_no", on_click=keep_pending, width="content",
+               help="Cancel the change; everything stays as it is.")
 
 
 st.title("Forget points, watch the boundary move")
@@ -87,11 +204,20 @@ ss.url_notes = []
 
 
 # --- sidebar -------------------------------------------------------------------------------------------
-sources = ["Generate", "Upload CSV", "Draw", "Session file"] if "draw" not in hide else ["Generate"]
+sources = SOURCES if "draw" not in hide else ["Generate"]
+if ss.source_now not in sources:  # a link's own data stays, even where drawing and uploading are hidden
+    sources = [ss.source_now]
 with st.sidebar:
     if hide:
         st.caption("Classroom link: some controls are hidden.")
-    source = st.radio("Data", sources, key="w_source", horizontal=True) if len(sources) > 1 else "Generate"
+    if "source" not in hide and len(sources) > 1:
+        ss.setdefault("w_source", ss.source_now)
+        if ss.w_source != ss.source_now and not ss.get("pending"):
+            ss.w_source = ss.source_now  # e.g. a preset switched back to Generate
+        st.radio("Data", sources, key="w_source", horizontal=True, on_change=on_source_change,
+                 help="Leaving a drawing or uploaded data (or a forget history) asks first.")
+    source = ss.source_now
+    pending_slot = st.container()  # filled once the page knows whether a change waits for an answer
     if "data" not in hide:
         if source == "Generate":
             st.selectbox("Dataset", list(toy_data.DATASETS), key="w_dataset",
@@ -148,8 +274,6 @@ cfg = Config(dataset=ss.w_dataset, n=int(ss.w_n), noise=float(ss.w_noise),
              hp={k: ss[f"hp_{method}_{k}"] for k in config.method_defaults(method)}, device=ss.w_device, hide=hide)
 ss.cfg = cfg
 query = config.to_query(cfg)
-if st.query_params.to_dict() != query:
-    st.query_params.from_dict(query)
 model_cfg = cfg.model_config()
 
 
@@ -174,11 +298,43 @@ def load_session_file() -> None:
 
 
 ws: Workspace | None = ss.get("workspace")
+go_ahead = ss.pop("confirmed_rebuild", False)  # the user confirmed (or a preset asked for) a rebuild this run
+if (ss.get("pending") or {}).get("kind") == "settings":
+    ss.pop("pending")  # asked again below if the widgets still say so
+
+
+def may_rebuild() -> bool:
+    """Whether the data or the model may be rebuilt now: nothing would be lost, or the user said so; otherwise
+    the change waits for an answer (``pending_box``) and the current workspace stays."""
+    lost = change_loses(ws, points=False)
+    if go_ahead or not lost:
+        return True
+    ask("settings", lost)
+    return False
+
+
 if ss.get("session_loaded"):
     st.toast(f"Session restored from {ss.pop('session_loaded')}")
+link_data, link_hist = ss.pop("link_pending", (None, None))
+if link_data is not None:  # a link's own points: build them exactly as shared, train, then replay its history
+    fresh = workspace_from_split(link_data.X, link_data.y, link_data.train_idx, link_data.test_idx,
+                                 n_classes=link_data.n_classes, source=link_data.kind, name="shared",
+                                 bounds=link_data.bounds, model_cfg=model_cfg)
+    ss.workspace, ws = fresh, fresh
+    ss.ws_key = (link_data.kind, "link")
+    try:
+        with notices:
+            train_with_progress(fresh)
+    except ValueError as err:
+        notices.warning(f"The link's {len(fresh.y)} points cannot be trained on yet ({err}).")
+        link_hist = None
+    if link_data.quantised:
+        notices.info("The link carried the points rounded to 1/65535 of their range (the exact ones did not fit), so "
+                     "the model can differ slightly from the one that was shared.")
+replay_now = link_hist
 if source == "Generate":
     key = ("gen", cfg.data_key(), cfg.model_key())
-    if ss.get("ws_key") != key:
+    if ss.get("ws_key") != key and may_rebuild():
         try:
             fresh = new_workspace(cfg.dataset, n_samples=cfg.n, noise=cfg.noise, seed=cfg.seed, classes=cfg.classes,
                                   test_ratio=cfg.test, model_cfg=model_cfg)
@@ -195,7 +351,7 @@ elif source == "Upload CSV":
     if up is not None:
         data = up.getvalue()
         key = ("csv", hashlib.sha1(data).hexdigest(), cfg.test, cfg.model_key())
-        if ss.get("ws_key") != key:
+        if ss.get("ws_key") != key and (ws is None or ws.source != "csv" or may_rebuild()):
             try:
                 X, y, names = toy_data.load_csv_with_labels(data)
                 fresh = workspace_from_points(X, y, source="csv", name=up.name, test_ratio=cfg.test, seed=cfg.seed,
@@ -225,11 +381,31 @@ elif source == "Draw":
 
 if ws is None:
     st.stop()
-if ws.model_cfg != model_cfg and ws.trained and source not in ("Draw", "Session file"):
-    ws = Workspace(problem=ws.problem, source=ws.source, model_cfg=model_cfg, grid=ws.grid)
+if ws.model_cfg != model_cfg and source != "Session file":
+    if not ws.trained:  # a drawing: the recipe it will be trained with
+        ws.model_cfg = model_cfg
+    elif may_rebuild():
+        ws = Workspace(problem=ws.problem, source=ws.source, model_cfg=model_cfg, grid=ws.grid)
+        with notices:
+            train_with_progress(ws)
+        ss.workspace = ws
+if replay_now and ws.trained:  # the link's forget requests, replayed whole or not at all
     with notices:
-        train_with_progress(ws)
-    ss.workspace = ws
+        bar = st.progress(0.0, text="Replaying the link's forget requests...")
+        try:
+            share.replay(ws, replay_now, device="cpu", on_step=lambda i, n: bar.progress(
+                i / n, text=f"Replaying the link's forget request {i + 1} of {n}..."))
+            ss.link_replayed = (id(ws), len(replay_now))  # said in the History: a notice would not outlive a rerun
+        except ValueError as err:
+            notices.warning(f"The link's forget history was not applied: {err}.")
+        bar.empty()
+    ss.pop("failed_run", None)
+if link_data is not None and ws.trained:
+    ss.w_click = SELECT
+pending = ss.get("pending")
+if not (pending and pending["kind"] == "settings"):
+    ss.built_widgets = {k: ss[k] for k in REBUILD_KEYS if k in ss}  # what 'Keep' goes back to
+pending_box(pending_slot, ("source", "preset", "settings"))
 
 # --- a preset: pick its points and forget them right away -----------------------------------------------
 run_now = False
@@ -261,13 +437,22 @@ def on_canvas_event() -> None:
 
 def on_canvas_select() -> None:
     mode = "forget"
-    if draw_mode:
+    if draw_mode and ss.get("w_draw_action", "Add points") != SELECT:
         mode = "add" if ss.get("w_draw_action", "Add points") == "Add points" else "remove"
     ss.workspace = apply_event(ss.workspace, ss.get("canvas"), mode=mode, draw_class=ss.get("w_draw_class", 0))
 
 
 def request_forget() -> None:
     ss.forget_requested = True
+
+
+def on_click_mode() -> None:
+    """The Draw / Select toggle: drawing on a model with a forget history asks first (drawing changes the
+    points, so the model and its history go)."""
+    w = ss.workspace
+    if ss.w_click == DRAW and w.trained and w.steps:
+        ss.w_click = SELECT
+        ask("draw", change_loses(w, points=False, model=True))
 
 
 def effective_hp(n_points: int, *, stretch: bool = True) -> tuple[dict, dict | None]:
@@ -279,9 +464,23 @@ def effective_hp(n_points: int, *, stretch: bool = True) -> tuple[dict, dict | N
 
 
 def run_forget(hp: dict) -> None:
-    """Forget the selection with a progress bar; a diverged run is kept aside to show, not applied."""
-    bar = st.progress(0.0, text="Unlearning...")
+    """Forget the selection. The canvas component: in a background thread whose frames stream into the canvas
+    (live mode, ``app_pages.live``; the page applies the result when it ends). The Plotly canvas: here, with a
+    progress bar. Either way a diverged run is kept aside to show, not applied."""
     total = report.steps_for(len(ws.selection), hp["batch_size"], hp["epochs"]) if method == "jit" else None
+    if not PLOTLY_CANVAS and live.ENABLED:
+        running = live.current_run()
+        if running is not None and not running.done and running.belongs_to(ws):
+            st.info("The last forget request is still running: its result comes first.")
+            return
+        error, _ = ws.check_forget(ws.selection)
+        if error:
+            st.error(error)
+            return
+        ss.pop("failed_run", None)
+        live.start(live.LiveRun(ws, method, hp, device=cfg.device, total_steps=total))
+        return
+    bar = st.progress(0.0, text="Unlearning...")
 
     def on_step(step, loss):
         if total:
@@ -301,40 +500,60 @@ def run_forget(hp: dict) -> None:
 with right:
     # The presets sit beside the canvas (not above it) and folded, so that on a 1280x720 projector the canvas and
     # the Forget button are on screen; as wide as their labels, wrapping: none is cut off.
-    preset_row = st.expander("Presets: the paper's story in one click", expanded=False).container(
-        horizontal=True, wrap=True, gap="small")
-    for name, p in PRESETS.items():
-        preset_row.button(p.title, key=f"preset_{name}", on_click=apply_preset, args=(name,), width="content",
-                          help=p.story)
+    if "presets" not in hide:
+        preset_row = st.expander("Presets: the paper's story in one click", expanded=False).container(
+            horizontal=True, wrap=True, gap="small")
+        for name, p in PRESETS.items():
+            preset_row.button(p.title, key=f"preset_{name}", on_click=apply_preset, args=(name,), width="content",
+                              help=p.story)
     if ws.trained and (ss.pop("forget_requested", False) or run_now):
         run_forget(effective_hp(len(ws.selection), stretch=not run_now)[0])  # a preset runs its values as they are
     if draw_mode:
-        st.subheader("Draw your own data")
-        actions = ["Add points", "Remove points"] + (["Select to forget"] if ws.trained else [])
-        if ss.get("w_draw_action") not in actions:
-            ss.w_draw_action = "Add points"
-        st.radio("A click on the canvas", actions, key="w_draw_action", horizontal=True,
-                 help="After **Train**, pick *Select to forget* to select drawn points and forget them.")
-        st.radio("Class of new points", list(range(config.MAX_CLASSES)), key="w_draw_class", horizontal=True,
-                 format_func=lambda c: f"class {c}")
-        c1, c2 = st.columns(2)
-        if c1.button("Clear all points"):
-            ss.workspace = ws = edit_points(ws, remove=range(len(ws.y)))
-        if c2.button("Train", type="primary", disabled=len(np.unique(ws.y[ws.train_ids])) < 2):
-            try:
-                train_with_progress(ws)
-                st.rerun()  # the page above the button (the click actions, the canvas) now shows a trained model
-            except ValueError as err:
-                st.error(str(err))
-        n_tr = len(ws.train_ids)
-        st.caption(f"{n_tr} training points, {len(ws.test_ids)} test points. Clicks add points to the training set. "
-                   f"Switch the data source back to **Generate** to leave drawing mode (your drawing is discarded).")
+        st.subheader("Your own data")
+        if ss.pop("after_train", False):
+            ss.w_click = SELECT  # trained: clicks select, as on generated data
+        if not ws.trained or ss.get("w_click") not in (DRAW, SELECT):
+            ss.w_click = DRAW
+        st.radio("A click on the canvas", [DRAW, SELECT], key="w_click", horizontal=True, on_change=on_click_mode,
+                 disabled=not ws.trained,
+                 help="Draw adds or removes points: that changes the data, so the model must be trained again (a "
+                      "forget history is discarded, after asking). Select picks training points to forget, exactly "
+                      "as on generated data.")
+        pending_box(st, ("draw",))
+        drawing = ss.w_click == DRAW
+        if drawing:
+            ss.setdefault("w_draw_edit", "Add points")
+            st.radio("Draw", ["Add points", "Remove points"], key="w_draw_edit", horizontal=True,
+                     label_visibility="collapsed")
+            st.radio("Class of new points", list(range(config.MAX_CLASSES)), key="w_draw_class", horizontal=True,
+                     format_func=lambda c: f"class {c}")
+            c1, c2 = st.columns(2)
+            if c1.button("Clear all points"):
+                ss.workspace = ws = edit_points(ws, remove=range(len(ws.y)))
+            if not ws.trained and c2.button("Train", type="primary",
+                                            disabled=len(np.unique(ws.y[ws.train_ids])) < 2):
+                try:
+                    train_with_progress(ws)
+                    ss.after_train = True
+                    st.rerun()  # the page above the button (the toggle, the canvas) now shows a trained model
+                except ValueError as err:
+                    st.error(str(err))
+            if ws.trained:
+                st.caption("The model is trained on these points: the first point you add or remove discards it "
+                           "(press **Train** again after).")
+        # What a canvas click does (read by the canvas' data): add / remove points, or select them.
+        ss.w_draw_action = ss.w_draw_edit if drawing else SELECT
+        st.caption(f"{len(ws.train_ids)} training points, {len(ws.test_ids)} test points; drawn points join the "
+                   f"training set. Trained, a drawing is compared, measured, undone and shared like generated "
+                   f"data; leaving it for another data source asks first.")
         if not ws.trained:
             st.info("Press **Train** when your data is ready; then select points to forget.")
 
     if ws.trained:
         st.markdown(f"### {len(ws.selection)} point{'s' if len(ws.selection) != 1 else ''} selected")
-        with st.expander("Quick selectors", expanded=False):
+        # Keyed and stateful, so it stays open while its buttons rerun the page (it used to fold after each).
+        with st.expander("Quick selectors", expanded=False, key="quick_open",
+                         on_change=lambda: None):
             classes = sorted(np.unique(ws.y[ws.train_ids]).tolist())
             # Callbacks run before the next script run, so the count above is already up to date.
             qc1, qc2 = st.columns([2, 1])
@@ -387,7 +606,7 @@ with right:
         loss_slot = st.empty()
 
 # --- the canvas ----------------------------------------------------------------------------------------
-title = "Drawing" if draw_mode else (f"After {len(ws.steps)} forget request{'s' * (len(ws.steps) > 1)}"
+title = "Drawing" if draw_mode and not ws.trained else (f"After {len(ws.steps)} forget request{'s' * (len(ws.steps) > 1)}"
                                      if ws.steps else "Original model")
 
 
@@ -409,22 +628,29 @@ def canvas_spec(band):
                                 title=title)
 
 
-def canvas_data(band) -> dict:
+def canvas_data(band, streaming=None) -> dict:
     """The canvas component's data: the last forget request's frames (or the model now), the retrain band's
-    majority and agreement (None: no ghost yet), the points and the selection."""
-    steps, run = None, ""
-    if not ws.trained:
+    majority and agreement (None: no ghost yet), the points and the selection. ``streaming``: a forget still
+    running (``ui.state.live.LiveRun``): its frames so far, live, without a ghost (its band comes after it)."""
+    steps, run, shown = None, "", title
+    if streaming is not None:
+        frames, steps = streaming.frames()
+        run, band = streaming.name, None
+        at, total, loss = streaming.last_step(), streaming.total_steps, streaming.loss()
+        shown = (f"Unlearning with {streaming.method}: optimiser step {at}" + (f" of {total}" if total else "") +
+                 (f", loss {loss[1]:.3g}" if loss else ""))
+    elif not ws.trained:
         frames = []
     elif ws.steps:
         last = ws.steps[-1]
         frames, steps = [s for s, _ in last.frames], last.frame_steps
-        run = f"{id(ws)}:{len(ws.steps)}:{id(last)}"
+        run = live.run_name(last, f"{id(ws)}:{len(ws.steps)}:{id(last)}")  # a streamed run keeps its name
     else:
         frames = [ws.layers(ws.original).shade]
     ghost = Layers(None, None, band.majority(), band.agreed(AGREE)) if band is not None else None
-    mode = "draw" if draw_mode and ss.get("w_draw_action") != "Select to forget" else "select"
-    return payload_for(ws, frames=frames, frame_steps=steps, ghost=ghost, show_test=show_test, title=title,
-                       run=run, autoplay=True, mode=mode,
+    mode = "draw" if draw_mode and ss.get("w_draw_action") != SELECT else "select"
+    return payload_for(ws, frames=frames, frame_steps=steps, ghost=ghost, show_test=show_test, title=shown,
+                       run=run, autoplay=True, mode=mode, live=streaming is not None,
                        draw_action="remove" if ss.get("w_draw_action") == "Remove points" else "add",
                        draw_class=int(ss.get("w_draw_class", 0)), interactive=ws.trained or draw_mode,
                        ack=int(ss.get("canvas_ack", 0)), version=points_version(ws))
@@ -448,38 +674,50 @@ with left:
     # A container, not st.empty(): an empty placeholder is re-sent first on every rerun, which would unmount the
     # canvas component and lose its zoom, tool and playback.
     slot = st.empty() if PLOTLY_CANVAS else st.container()
-    if ws.steps and not ws.has_retrain_band(n_retrains):
+    # Live mode: a forget that ended is applied here (or shown aside when it diverged); one still running
+    # streams into the canvas (app_pages/live.py), and the band below waits for it.
+    streaming, _ = (None, None) if PLOTLY_CANVAS else live.settle_run(ws)
+    if live.note():
+        kind, text = live.note()
+        (notices.error if kind == "error" else notices.warning)(text)
+    if ws.steps and not ws.has_retrain_band(n_retrains) and streaming is None:
         if PLOTLY_CANVAS:
             slot.plotly_chart(canvas_spec(None), theme=None)  # the animation first; the K retrains follow
         else:
             with slot:
-                canvas_component(canvas_data(None), key="canvas", on_event=on_canvas_event)
+                live.mount_canvas(lambda run: canvas_data(None, run), on_event=on_canvas_event)
         with right:
             with st.spinner(f"Retraining {n_retrains} models from scratch (seeds 0..{n_retrains - 1}) for comparison..."):
                 ws.retrain_band(n_retrains)
         if not PLOTLY_CANVAS:
             st.rerun()  # the same canvas (same key) takes the band; the animation plays on
         slot.empty()
-    band = ws.retrain_band(n_retrains) if ws.steps else None
+    band = ws.retrain_band(n_retrains) if ws.steps and (streaming is None or ws.has_retrain_band(n_retrains)) \
+        else None
     retrained = ws.retrained() if ws.steps else None
     if PLOTLY_CANVAS:
         main_fig = canvas_spec(band)
         slot.plotly_chart(main_fig, **chart_kw)
     else:
         main_data = canvas_data(band)
-        with slot:
-            canvas_component(main_data, key="canvas", on_event=on_canvas_event)
-    if draw_mode:
+        with slot:  # a fragment: while a forget streams it re-sends the frames so far every live.TICK_S seconds
+            live.mount_canvas(lambda run: main_data if run is None else canvas_data(band, run),
+                              on_event=on_canvas_event)
+        if live.ends_soon(streaming):
+            st.rerun()  # a short run ended while its first frames went out: apply it now, not at the next tick
+    drawing_clicks = draw_mode and ss.get("w_draw_action") != SELECT  # Draw mode's own clicks edit the points
+    if drawing_clicks:
         st.caption("Click on the canvas to add a point of the chosen class (or remove the point under the cursor); "
                    "the point shows at once. Wheel zooms, drag pans.")
-    if ws.trained and not draw_mode:
+    if ws.trained and not drawing_clicks:
         how = ("Click a point to (de)select it; for many at once pick the box or lasso tool in the chart's toolbar "
                "(top right), then drag." if PLOTLY_CANVAS else
                "Click a point to (de)select it; for many at once pick **Box** or **Lasso** above the canvas (they stay "
                "on until you pick another tool) and drag. The wheel zooms and a drag with **Click** pans; **Reset "
-               "zoom** or a double-click shows everything. Hover for a point's id and the model's confidence. After "
-               "Forget the animation plays each optimiser step; **step ▶** goes one step at a time; the faint line "
-               "is where the boundary started.")
+               "zoom** or a double-click shows everything. Hover for a point's id, its α(x) (the paper's information "
+               "measure: the share of its neighbours within r 0.3, standardised, of its own class; low α, much "
+               "information) and the model's confidence. After Forget the animation plays each optimiser step as "
+               "it is computed; **step ▶** goes one step at a time; the faint line is where the boundary started.")
         st.caption("Filled dots: training points; hollow: test points; ✕: forgotten; ring: selected. Background: "
                    "predicted class, paler where the model is less sure. Solid line: the model's boundary; dashed: "
                    f"the majority boundary of {n_retrains} models retrained from scratch with different seeds; "
@@ -525,7 +763,7 @@ if failed and ws.trained:
                                              interactive=False, height=420), key="canvas_failed")
 
 # --- comparison, metrics, history -----------------------------------------------------------------------
-if ws.trained and not draw_mode:
+if ws.trained:  # generated, drawn and uploaded data alike
     c_orig, c_ret = st.columns(2)
     c_orig.plotly_chart(canvas.figure_for(ws, ws.layers(ws.original), title="Original model", height=380,
                                           show_selection=False, show_test=show_test), theme=None)
@@ -556,8 +794,12 @@ if ws.trained and not draw_mode:
         m2.metric("Original: test accuracy", f"{acc_te:.1f}%")
         m3.metric("Forget requests", len(ws.steps))
 
-if ws.trained and "history" not in hide and not draw_mode:
+if ws.trained and "history" not in hide:
     st.subheader("History")
+    w_id, n_link = ss.get("link_replayed", (None, 0))
+    if w_id == id(ws) and len(ws.steps) >= n_link:
+        st.caption(f"The first {n_link} forget request{'s' * (n_link > 1)} came with the link and "
+                   f"were replayed when it opened (same data, configuration and hyperparameters, so the same models).")
     for i, s in enumerate(ws.steps, 1):
         st.write(f"{i}. **{s.method}** forgot {len(s.ids)} point(s) in {len(s.history)} steps, {s.seconds:.3f} s")
         st.caption("Hyperparameters used: " + hp_text(s.method, s.hyperparameters))
@@ -570,15 +812,34 @@ if ws.trained and "history" not in hide and not draw_mode:
         st.rerun()
 
 # --- sharing: the link, a classroom link, exports ---------------------------------------------------------
-if ws.trained and "export" not in hide and not draw_mode:
+# The URL is the state: the configuration, and the points (unless generated) and the forget history, so that
+# opening it in a fresh browser rebuilds the data, trains the same model and replays the same requests.
+link_extra, link_notes = share.link_params(ws)
+if not (ss.get("pending") or {}).get("kind") == "settings":  # a change waiting for an answer is not the state yet
+    url_now = {**query, **link_extra}
+    if st.query_params.to_dict() != url_now:
+        st.query_params.from_dict(url_now)
+if ws.trained and "export" not in hide:
     st.subheader("Share and export")
     base = str(st.context.url or "").split("?")[0]
-    st.caption("This link reproduces the configuration (dataset, seed, model, method and hyperparameters):")
-    st.code(f"{base}?{urlencode(query)}", language=None)
+    carried = ["the configuration (dataset, seed, model, method and hyperparameters)"]
+    if "data" in link_extra:
+        carried.append(f"the {len(ws.y)} {'drawn' if ws.source != 'csv' else 'uploaded'} points")
+    if "hist" in link_extra:
+        carried.append(f"the {len(ws.steps)} forget request{'s' * (len(ws.steps) > 1)} (ids and the hyperparameters "
+                       f"used), replayed when the link opens")
+    st.caption("This link reproduces " + ", ".join(carried[:-1]) + (" and " if len(carried) > 1 else "")
+               + carried[-1] + ":")
+    st.code(f"{base}?{urlencode({**query, **link_extra})}", language=None)
+    for note in link_notes:
+        st.warning(note + " The **Session (JSON)** button below saves it; load it with the data source "
+                   "**Session file**.", icon=":material/link_off:")
     with st.expander("Classroom link: hide controls"):
         groups = st.multiselect("Controls to hide", list(HIDEABLE), format_func=HIDEABLE.get, key="w_hide")
-        st.code(f"{base}?{urlencode(config.to_query(config.with_hidden(cfg, groups)))}", language=None)
-        st.caption("Students who open this link see the page without those controls; the settings above still apply.")
+        st.code(f"{base}?{urlencode({**config.to_query(config.with_hidden(cfg, groups)), **link_extra})}",
+                language=None)
+        st.caption("Students who open this link see the page without those controls; the settings above still apply, "
+                   "and presets never change a hidden control.")
     e1, e2, e3 = st.columns(3)
     if PLOTLY_CANVAS:
         e1.download_button("Animation (HTML)", data=lambda: animation_html(main_fig), file_name="unlearning.html",

@@ -9,7 +9,9 @@ result is in the page):
 
 - click -> selection ring: a click on a training point until that point is drawn selected;
 - Forget -> first frame: the press on "Forget with jit" (3 random points, the page's defaults) until the
-  animation's first frame is on screen (Plotly: its Play button exists; component: the new run's frame drawn);
+  animation's first frame is on screen (Plotly: its Play button exists; component: the new run's first frame
+  drawn, with at least one real optimiser step of it in the page: in live mode the run arrives while it is
+  still being computed, so "a new run" alone would also count a canvas holding only the grid before it);
 - playback: 60 frames (10 points forgotten with batch size 1 in 6 passes) played with the canvas' own Play button at its
   fastest setting, frames per second actually drawn; for the component also the cost of drawing one frame;
 - Draw: a click on empty space in Draw mode until the new point is on screen.
@@ -189,11 +191,15 @@ def forget_first_frame(page, kind: str, repeats: int) -> list[float]:
         select_random(page, 3)
         if kind == "component":
             old = page.evaluate(f"() => {NEW_ROOT}.dataset.run || ''")
-            cond = f"() => {{ const r = {NEW_ROOT}; return !!r && (r.dataset.run || '') !== '{old}' && r.dataset.run !== ''; }}"
+            # the new run, with at least one optimiser step after the grid before it (frame 0)
+            cond = (f"() => {{ const r = {NEW_ROOT}; return !!r && (r.dataset.run || '') !== '{old}' && "
+                    f"r.dataset.run !== '' && +r.dataset.frames >= 2 && +r.dataset.lastStep >= 1; }}")
         else:
             cond = ("() => Array.from(document.querySelectorAll('[data-testid=stPlotlyChart] g.updatemenu-button'))"
                     ".some(b => b.textContent.includes('Play'))")
         out.append(timed(page, cond, lambda: page.get_by_role("button", name="Forget with jit").click()))
+        if kind == "component":  # live mode: the run may still be streaming; its end reruns the page
+            page.wait_for_function(f"() => {NEW_ROOT}.dataset.live === 'false'", timeout=RUN_MS)
         settle(page)
         page.get_by_role("button", name="Reset", exact=True).click()
         settle(page)
@@ -210,8 +216,8 @@ def playback(browser, url: str, kind: str) -> dict:
     page.get_by_role("button", name="Forget with jit").click()
     settle(page)
     if kind == "component":
-        page.wait_for_function(f"() => {NEW_ROOT}.dataset.playing === 'false' && +{NEW_ROOT}.dataset.frames >= 60",
-                               timeout=RUN_MS)
+        page.wait_for_function(f"() => {NEW_ROOT}.dataset.playing === 'false' && {NEW_ROOT}.dataset.live === 'false' "
+                               f"&& +{NEW_ROOT}.dataset.frames >= 60", timeout=RUN_MS)
         n = int(page.evaluate(f"() => +{NEW_ROOT}.dataset.frames"))
         page.locator("[data-testid='jit-canvas'] .ulc-speed").select_option("60")
         page.evaluate(f"""() => {{ const r = {NEW_ROOT}; window.__pb = []; let last = -1;
@@ -342,8 +348,9 @@ def main():
     out(f"{args.repeats} clicks, forget requests and draw clicks per canvas; moons, 600 points, 2x64 MLP, 100x100 grid; "
         "headless system Chromium (software rendering, `--disable-gpu`) on the same machine as the server. Times "
         "run on the page's clock from the pointerdown to the next painted frame after the result is in the page. "
-        "The component's Forget time is the server's script run (the JiT run of at least 10 steps, encoding the "
-        "frames, the payload) plus drawing; the retrain band follows in a second run while the animation plays.")
+        "The component's Forget time is the server's script run up to the canvas (the JiT run starts in a "
+        "background thread; the canvas is sent once its first optimiser step is in, and the rest streams in "
+        "live mode) plus drawing; the retrain band follows in a later run while the animation plays.")
     if args.write_docs:
         write_docs(SECTION, out.text())
 

@@ -128,6 +128,9 @@ def test_preset_runs_and_diverging_preset_restores_the_model():
     ws = at.session_state["workspace"]
     assert ws.problem.dataset == "xor" and len(ws.steps) == 1
     button(at, "Too large a step").click().run()
+    assert len(at.session_state["workspace"].steps) == 1  # a preset would wipe the history: asked first
+    assert any("discards 1 forget request" in w.value for w in at.warning)
+    button(at, "Discard and run the preset").click().run()
     assert not at.exception
     ws = at.session_state["workspace"]
     assert not ws.steps and ws.model is ws.original  # restored
@@ -153,7 +156,11 @@ def test_draw_mode_needs_training_and_other_methods_run():
     assert canvas_data(at)["mode"] == "draw" and canvas_data(at)["frames"] == []  # clicks add points; no model yet
     button(at, "Train").click().run()
     assert at.session_state["workspace"].trained
+    assert at.radio(key="w_click").value == "Select to forget"  # trained: clicks select
     at.radio(key="w_source").set_value("Generate").run()
+    assert at.session_state["source_now"] == "Draw"  # leaving the drawing asks first
+    button(at, "Discard and switch").click().run()
+    assert at.session_state["workspace"].source == "generated"
     at.selectbox(key="w_method").select("finetune").run()
     assert at.number_input(key="hp_finetune_epochs").value == 20  # the core's default
     at.number_input(key="hp_finetune_epochs").set_value(2).run()
@@ -215,3 +222,133 @@ def test_canvas_events_select_and_draw():
     ws3, ack = apply_canvas_event(ws, {"kind": "add", "adds": [[1, 0.5, 0.5, 1], [2, 0.1, 0.2, 0]], "seq": 2}, ack=1)
     assert ack == 2 and len(ws3.y) == len(ws.y) + 1 and ws3.y[-1] == 0  # the already-applied add is skipped
     assert not ws3.trained and ws3.source == "drawn"
+
+
+# --- issue 12, parts 4 and 5: drawn data as a full citizen, links that reproduce everything ---------------------
+def forget_k(at, k=5):
+    at.number_input(key="q_k").set_value(k).run()
+    button(at, "Select k random").click().run()
+    button(at, "Forget with jit").click().run()
+    assert not at.exception
+
+
+def drawn_and_forgotten() -> AppTest:
+    """A drawing (the moons points, drawn on: one point added through the canvas' event), trained, one request."""
+    from ui.state.events import apply_canvas_event
+    at = start()
+    at.radio(key="w_source").set_value("Draw").run()
+    ws, _ = apply_canvas_event(at.session_state["workspace"], {"kind": "add", "adds": [[1, 0.3, 0.2, 1]], "seq": 1})
+    at.session_state["workspace"] = ws
+    at.run()
+    button(at, "Train").click().run()
+    forget_k(at)
+    return at
+
+
+def test_a_trained_drawing_behaves_like_generated_data_and_leaving_it_asks():
+    at = drawn_and_forgotten()
+    ws = at.session_state["workspace"]
+    assert ws.source == "drawn" and len(ws.y) == 201 and len(ws.steps) == 1
+    assert len(at.metric) == 3 and list(at.dataframe[0].value.index)[-1] == "retrained from scratch"
+    assert any(s.value == "History" for s in at.subheader) and any(s.value == "Share and export" for s in at.subheader)
+    assert not button(at, "Undo").disabled
+    assert "data" in at.query_params and "hist" in at.query_params  # the URL carries the drawing and the history
+    # Drawing again would discard the history: asked, and Keep keeps it.
+    at.radio(key="w_click").set_value("Draw").run()
+    assert at.radio(key="w_click").value == "Select to forget" and any("discards" in w.value for w in at.warning)
+    button(at, "Keep").click().run()
+    assert len(at.session_state["workspace"].steps) == 1
+    # Leaving the drawing: asked; Keep keeps everything, Discard switches.
+    at.radio(key="w_source").set_value("Generate").run()
+    assert any("your drawing (201 points) and 1 forget request" in w.value for w in at.warning)
+    assert at.session_state["source_now"] == "Draw" and at.radio(key="w_source").value == "Draw"
+    button(at, "Keep").click().run()
+    ws = at.session_state["workspace"]
+    assert ws.source == "drawn" and len(ws.steps) == 1 and not any("discards" in w.value for w in at.warning)
+    at.radio(key="w_source").set_value("Generate").run()
+    button(at, "Discard and switch").click().run()
+    assert not at.exception
+    ws = at.session_state["workspace"]
+    assert ws.source == "generated" and not ws.steps and "data" not in at.query_params
+
+
+def test_a_model_change_that_wipes_a_history_asks_first():
+    at = start()
+    forget_k(at)
+    at.slider(key="w_depth").set_value(3).run()
+    ws = at.session_state["workspace"]
+    assert len(ws.steps) == 1 and any("1 forget request" in w.value for w in at.warning)
+    button(at, "Keep").click().run()
+    assert at.slider(key="w_depth").value == 2 and len(at.session_state["workspace"].steps) == 1
+    at.slider(key="w_depth").set_value(3).run()
+    button(at, "Discard and apply").click().run()
+    ws = at.session_state["workspace"]
+    assert not ws.steps and ws.model_cfg.depth == 3 and at.query_params["depth"] == "3"
+
+
+def test_presets_never_change_hidden_controls():
+    at = start({**SMALL, "hide": "data,hyper"})
+    button(at, "Too large a step").click().run()  # xor and lr 10 in the preset; data and hyperparameters hidden
+    assert not at.exception
+    ws = at.session_state["workspace"]
+    assert ws.problem.dataset == "moons" and len(ws.y) == 200
+    assert at.session_state["hp_jit_lr"] == 0.1  # the hidden step size is not the preset's 10
+    assert at.query_params["dataset"] == "moons"
+    at = start({**SMALL, "hide": "presets,source"})
+    assert not [b for b in at.button if b.key and b.key.startswith("preset_")]
+    assert not [r for r in at.sidebar.radio if r.key == "w_source"]
+
+
+def test_history_in_the_link_replays_in_a_fresh_session():
+    a = start()
+    forget_k(a, 4)
+    forget_k(a, 3)
+    link = dict(a.query_params.to_dict()) if hasattr(a.query_params, "to_dict") else \
+        {k: a.query_params[k] for k in a.query_params}
+    assert "hist" in link and "data" not in link  # generated data: the configuration rebuilds it
+    b = start(link)
+    assert not b.exception
+    wa, wb = a.session_state["workspace"], b.session_state["workspace"]
+    assert [s.ids.tolist() for s in wb.steps] == [s.ids.tolist() for s in wa.steps]
+    assert [s.hyperparameters for s in wb.steps] == [s.hyperparameters for s in wa.steps]
+    for pa, pb in zip(wa.model.parameters(), wb.model.parameters()):  # the same requests give the same model
+        assert np.allclose(pa.detach().numpy(), pb.detach().numpy(), atol=1e-6)
+    assert any("The first 2 forget requests came with the link" in c.value for c in b.caption)
+
+
+def test_a_drawing_and_its_history_travel_in_the_link():
+    a = drawn_and_forgotten()
+    link = {k: a.query_params[k] for k in a.query_params}
+    b = start(link)
+    assert not b.exception
+    wa, wb = a.session_state["workspace"], b.session_state["workspace"]
+    assert wb.source == "drawn" and b.session_state["source_now"] == "Draw"
+    assert np.array_equal(wa.X, wb.X) and np.array_equal(wa.y, wb.y)
+    assert np.array_equal(wa.train_ids, wb.train_ids) and np.array_equal(wa.test_ids, wb.test_ids)
+    assert [s.ids.tolist() for s in wb.steps] == [s.ids.tolist() for s in wa.steps]
+    assert b.radio(key="w_click").value == "Select to forget"
+
+
+def test_a_damaged_link_warns_and_falls_back_to_defaults():
+    a = start()
+    forget_k(a, 3)
+    link = {k: a.query_params[k] for k in a.query_params}
+    link["hist"] = link["hist"][:-6]  # cut when copied
+    b = start({**link, "dataset": "xor"})
+    assert not b.exception
+    assert any("damaged" in w.value for w in b.warning)
+    ws = b.session_state["workspace"]
+    assert not ws.steps and ws.problem.dataset == "moons" != "xor"  # nothing of the link applied: the defaults
+    assert b.selectbox(key="w_dataset").value == "moons" and "hist" not in b.query_params
+
+
+def test_a_classroom_link_with_a_drawing_keeps_it_behind_hidden_controls():
+    a = drawn_and_forgotten()
+    link = {k: a.query_params[k] for k in a.query_params}
+    b = start({**link, "hide": "source,draw,presets"})
+    assert not b.exception
+    ws = b.session_state["workspace"]
+    assert ws.source == "drawn" and len(ws.steps) == 1 and len(ws.y) == 201
+    assert not [r for r in b.sidebar.radio if r.key == "w_source"]  # no way to switch the drawing away
+    assert not [x for x in b.button if x.key and x.key.startswith("preset_")]
+    assert b.query_params["hide"] == "draw,presets,source" and "data" in b.query_params

@@ -77,3 +77,25 @@ def test_sixty_frames_of_a_workspace_stay_small_and_html_is_standalone():
     assert "</script><b>" not in page and "A &lt;title&gt;" in page  # data and title cannot close the script
     assert len(page) < 1_200_000
     assert player_js().count("export default") == 0
+
+
+def test_alpha_travels_per_point_and_live_is_flagged():
+    """alpha(x) of the training points (scenarios.information at ALPHA_RADIUS) goes with the payload, one byte
+    per point; test points and points with no neighbour have none. A live payload says so; the export never is."""
+    from unlearn_core.scenarios import information
+    from ui.views.canvas_payload import ALPHA_RADIUS, alpha_of
+
+    ws = new_workspace("moons", n_samples=200)
+    ws.model_cfg.epochs = 5
+    ws.train()
+    shade = ws.layers(ws.original).shade
+    d = payload_for(ws, frames=[shade, shade], frame_steps=[0, 1], run="live:1", live=True)
+    assert d["live"] is True and d["alpha_radius"] == ALPHA_RADIUS
+    got = decode(d)["alpha"]
+    want = np.full(len(ws.y), np.nan)
+    want[ws.train_ids] = information(*ws.pairs(ws.train_ids), ALPHA_RADIUS)
+    assert np.isnan(got[ws.test_ids]).all()
+    np.testing.assert_allclose(got, want, atol=0.5 / 250, equal_nan=True)
+    assert alpha_of(ws) is not None and payload_for(ws, frames=[shade])["live"] is False
+    page = canvas_html(d).decode("utf-8")
+    assert '"live":false' in page

@@ -472,3 +472,31 @@ def test_ui_layout_keeps_its_dependency_rules():
                 assert all(n.lstrip(".") in late_ok for n in names), f"{rel}:{node.lineno} imports {names} late"
             bad = [n for n in imported if n.startswith("_") and not (names[0] == "_plotly_utils.utils")]
             assert not bad, f"{rel} imports private {bad}"
+
+
+# --- issue 12: classroom groups, presets under hidden controls, what a change discards ---------------------------
+def test_presets_and_source_are_hideable_and_presets_keep_hidden_fields():
+    from ui.state import config
+    assert {"presets", "source"} <= set(config.HIDEABLE)
+    cfg, notes = config.from_query({"hide": "presets,source,data"})
+    assert cfg.hide == {"presets", "source", "data"} and not notes
+    now = config.Config(dataset="moons", n=200, method="jit", hp={"lr": 0.1}, width=32)
+    preset = config.Config(dataset="xor", n=400, method="jit", hp={"lr": 10.0}, width=8)
+    merged = config.merge_visible(now, preset, {"data", "hyper"})
+    assert (merged.dataset, merged.n, merged.hp) == ("moons", 200, {"lr": 0.1})  # hidden: unchanged
+    assert merged.width == 8  # visible: the preset's
+    assert config.merge_visible(now, preset, set()) == preset
+
+
+def test_change_loses_names_what_would_be_discarded():
+    from ui.state.workspace import change_loses, edit_points, new_workspace
+    ws = new_workspace("moons", n_samples=80, seed=0)
+    assert change_loses(ws) is None and change_loses(None) is None
+    ws.model_cfg.epochs = 10
+    ws.train()
+    assert change_loses(ws) is None and change_loses(ws, model=True) == "the trained model"
+    ws.select(ws.train_ids[:2])
+    ws.forget("jit", {})
+    assert change_loses(ws) == "1 forget request"
+    drawn = edit_points(ws, add=[(0.0, 0.0, 1)])
+    assert change_loses(drawn) == "your drawing (81 points)" and change_loses(drawn, points=False) is None

@@ -1,7 +1,7 @@
 """Reading and driving the Playground's canvas component (ui/views/canvas_js/canvas.js) in Playwright.
 
 The canvas exposes its state as data-* attributes on ``[data-testid=jit-canvas]`` (frame, step, selected,
-view, tool, run, frames, playing) and every point as an ``li`` with data-id, data-class, data-kind and
+view, tool, run, frames, playing, live, last-step) and every point as an ``li`` with data-id, data-class, data-kind and
 data-x / data-y (its centre in CSS pixels from the canvas' top-left corner).
 """
 from __future__ import annotations
@@ -81,6 +81,15 @@ def drag(page: Page, path: list[tuple[float, float]]) -> None:
     for x, y in path[1:]:
         page.mouse.move(x, y, steps=4)
     page.mouse.up()
+
+
+def wait_run_done(page: Page, sel: str = ROOT, timeout: int = RUN_TIMEOUT_MS) -> None:
+    """After Forget: wait until the canvas holds a finished run (live mode streams the frames first, with
+    data-live "true"), then for the page to settle."""
+    page.wait_for_function("s => { const r = document.querySelector(s); return !!r && !!r.dataset.run && "
+                           "r.dataset.live === 'false'; }", arg=sel, timeout=timeout)
+    settle(page)
+    page.wait_for_function("s => document.querySelector(s).dataset.live === 'false'", arg=sel, timeout=timeout)
 
 
 def frame_grid(page: Page, f: int, sel: str = ROOT) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -18,10 +19,12 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from .canvasutil import (ROOT, drag, frame_grid, ids_inside, isolated_point, isolated_points,  # noqa: E402
-                         open_canvas_page, plot_box, points, selected, state)
+                         open_canvas_page, plot_box, points, selected, state, wait_run_done)
 from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+#: Where the live-mode test leaves a screenshot mid-stream (E2E_SHOTS=/tmp/shots_live), if set.
+SHOTS = Path(os.environ["E2E_SHOTS"]) if os.environ.get("E2E_SHOTS") else None
 expect.set_options(timeout=10_000)
 
 
@@ -132,8 +135,7 @@ def test_forget_then_step_by_step_and_play(app_page: Page, app_url: str):
     expect(heading(page)).to_have_text("3 points selected")
     chosen = selected(page)
     page.get_by_role("button", name="Forget with jit").click()
-    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.run", timeout=RUN_TIMEOUT_MS)
-    settle(page)
+    wait_run_done(page)
     st = state(page)
     n = int(st["frames"])
     assert n >= 11, f"only {n} frames: a first forget of 3 points should show at least 10 optimiser steps"
@@ -236,8 +238,7 @@ def test_html_export_opens_offline(app_page: Page, app_url: str, chromium, tmp_p
     page.get_by_role("button", name="Select k random").click()
     settle(page)
     page.get_by_role("button", name="Forget with jit").click()
-    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.run", timeout=RUN_TIMEOUT_MS)
-    settle(page)
+    wait_run_done(page)
     n = int(state(page)["frames"])
     with page.expect_download() as dl:
         page.get_by_role("button", name="Animation (HTML)").click()
@@ -258,3 +259,46 @@ def test_html_export_opens_offline(app_page: Page, app_url: str, chromium, tmp_p
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_live_mode_streams_frames_while_the_run_goes(app_page: Page, app_url: str):
+    """A long run (20 points, batch size 1, 20 passes: 400 optimiser steps) streams: the canvas shows the new
+    run, live, before it ends, its frames grow while it goes (every one a real step, in order), the player
+    carries on into them without restarting, and at the end the animation holds the finished run's frames
+    (up to 60 of them, the last one step 400) and the page shows the run in the History."""
+    page = app_page
+    open_canvas_page(page, app_url, "?dataset=moons&n=300&seed=0&batch_size=1&epochs=20&lr=0.002")
+    page.get_by_text("Quick selectors").click()
+    page.get_by_label("k random training points").fill("20")
+    page.keyboard.press("Tab")
+    settle(page)
+    page.get_by_role("button", name="Select k random").click()
+    settle(page)
+    expect(heading(page)).to_have_text("20 points selected")
+    page.evaluate(f"""() => {{ const r = document.querySelector("{ROOT}"); window.rec = []; let last = '';
+        const poll = () => {{ const d = r.dataset; const v = [d.run, d.live, +d.frames, +d.lastStep, d.playing].join('|');
+          if (v !== last) {{ window.rec.push({{run: d.run, live: d.live, frames: +d.frames, last: +d.lastStep,
+            steps: Array.from(r.__view.steps), playing: d.playing, t: performance.now()}}); last = v; }}
+          if (window.rec.length < 5000) requestAnimationFrame(poll); }}; poll(); }}""")
+    page.get_by_role("button", name="Forget with jit").click()
+    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.live === 'true'", timeout=RUN_TIMEOUT_MS)
+    page.screenshot(path=str(SHOTS / "live_mid_stream.png")) if SHOTS else None
+    wait_run_done(page)
+    rec = page.evaluate("window.rec")
+    streamed = [r for r in rec if r["live"] == "true"]
+    assert streamed, "the canvas never showed the run while it was going"
+    run = streamed[0]["run"]
+    assert run.startswith("live:")
+    lasts = [r["last"] for r in streamed]
+    assert lasts == sorted(lasts) and len(set(lasts)) >= 3, f"the frames did not grow while the run went: {lasts}"
+    assert lasts[0] >= 1, "the first frames shown held no optimiser step"
+    assert lasts[0] < 400, "nothing was shown before the run ended"
+    for r in streamed:  # real steps, in order, from the step before the run
+        assert r["steps"][0] == 0 and r["steps"] == sorted(set(r["steps"])) and r["frames"] == len(r["steps"])
+    final = rec[-1]
+    assert final["run"] == run, "the finished run restarted the player under another name"
+    assert final["live"] == "false" and final["last"] == 400 and final["frames"] == 60
+    assert all(r["run"] == run for r in rec[rec.index(streamed[0]):]), "the run changed name while streaming"
+    expect(page.get_by_text(re.compile(r"forgot 20 point\(s\) in 400 steps"))).to_be_visible()
+    assert len([p for p in points(page) if p["kind"] == "forgotten"]) == 20
+    assert_no_exception(page)

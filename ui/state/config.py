@@ -115,6 +115,16 @@ HIDEABLE = {
     "history": "Undo / reset",
     "export": "Sharing and export",
     "metrics": "Metrics table",
+    "presets": "Presets",
+    "source": "Data source picker",
+}
+
+#: The Config fields each hideable group of controls sets (a preset never changes a hidden group's fields).
+GROUP_FIELDS = {
+    "data": ("dataset", "n", "noise", "classes", "seed", "test"),
+    "model": ("width", "depth", "activation", "fit_epochs", "fit_lr"),
+    "method": ("method",),
+    "hyper": ("hp",),
 }
 
 
@@ -272,6 +282,18 @@ def to_query(cfg: Config) -> dict[str, str]:
     if cfg.hide:
         q["hide"] = ",".join(sorted(cfg.hide))
     return {k: _fmt(v) for k, v in q.items()}
+
+
+def merge_visible(current: Config, proposed: Config, hide) -> Config:
+    """``proposed`` where its controls are visible, ``current`` where a classroom link hides them (presets
+    apply through this: they never change a hidden control)."""
+    changes = {}
+    for group, fields in GROUP_FIELDS.items():
+        if group not in hide:
+            changes.update({f: getattr(proposed, f) for f in fields})
+    if "hyper" in hide and "method" not in hide and proposed.method != current.method:
+        changes["hp"] = {}  # another method: its hidden hyperparameters stay at their defaults
+    return replace(current, **changes)
 
 
 def with_hidden(cfg: Config, groups) -> Config:

@@ -273,13 +273,16 @@ class Workspace:
 
     # --- unlearning --------------------------------------------------------------------
     def forget(self, method: str, hyperparameters: dict | None = None, *, device="cpu",
-               on_step: Callable[[int, float], None] | None = None, record_frames: bool = True) -> ForgetStep:
+               on_step: Callable[[int, float], None] | None = None, record_frames: bool = True,
+               on_frame: Callable[[int, np.ndarray], None] | None = None) -> ForgetStep:
         """Forget the current selection with ``method``; on success the selection becomes a new step.
 
         Records the class-probability grid before the run and after every optimiser step (at most
         MAX_FRAMES of them, evenly spaced, always with the last). A non-finite loss, or one EXPLODED
         times the first step's, stops the run; a collapse to one class is detected after it; all raise
-        ``Diverged`` and change nothing.
+        ``Diverged`` and change nothing. ``on_frame(step, shade)`` hears of each frame as it is recorded
+        (step 0 = before; every one, before the thinning to MAX_FRAMES), e.g. to stream it (ui.state.live);
+        an exception it raises stops the run and propagates.
         """
         ids = self.selectable(self.selection)
         error, _ = self.check_forget(ids)
@@ -290,6 +293,8 @@ class Workspace:
         spec = self.gridspec
         frames = [encode(base, spec, self.n_classes)] if record_frames else []
         frame_steps = [0] if record_frames else []
+        if record_frames and on_frame is not None:
+            on_frame(0, frames[0][0])
         retain = self.retain_ids(ids)
 
         losses: list[dict] = []  # the run's history, also when it fails
@@ -304,6 +309,8 @@ class Workspace:
             if record_frames:
                 frames.append(encode(model, spec, self.n_classes))
                 frame_steps.append(step)
+                if on_frame is not None:
+                    on_frame(step, frames[-1][0])
             if on_step is not None:
                 on_step(step, loss)
 
@@ -466,6 +473,39 @@ def workspace_from_points(X, y, *, source: str, name: str = "custom", test_ratio
     *_, tr, te = toy_data.train_test_split(X, y, test_size=test_ratio, seed=seed, stratify=stratify)
     problem = Problem(name, X, y, np.asarray(tr, np.int64), np.asarray(te, np.int64), max(k, 2))
     return Workspace(problem=problem, source=source, model_cfg=model_cfg or ModelConfig(seed=seed))
+
+
+def workspace_from_split(X, y, train_idx, test_idx, *, n_classes: int, source: str, name: str = "custom",
+                         bounds=None, model_cfg: ModelConfig | None = None) -> Workspace:
+    """A workspace on given points with a given split (a shared link's data, ``ui.state.share.LinkData``):
+    the points keep their order (their ids) and the training split its order, so training repeats the
+    sharer's model; ``bounds`` (x0, x1, y0, y1) fixes the canvas extent (None: around the points)."""
+    X = np.asarray(X, np.float32).reshape(-1, 2)
+    y = np.asarray(y, np.int64).reshape(-1)
+    problem = Problem(name, X, y, np.asarray(train_idx, np.int64), np.asarray(test_idx, np.int64), int(n_classes))
+    grid = GridSpec(tuple(float(v) for v in bounds), GRID_RESOLUTION) if bounds is not None else None
+    return Workspace(problem=problem, source=source, model_cfg=model_cfg or ModelConfig(), grid=grid)
+
+
+#: What each source's points are called when a change would discard them.
+_POINTS_NAME = {"drawn": "your drawing", "csv": "the uploaded data", "session": "the session file's data"}
+
+
+def change_loses(ws: Workspace | None, *, points: bool = True, model: bool = False) -> str | None:
+    """What a change would discard, in words ("your drawing (37 points) and 2 forget requests"), or None when
+    it discards nothing worth asking about. ``points``: the change replaces the points (only points the
+    generator cannot make again count: drawn, uploaded, from a session file); ``model``: it discards the
+    trained model even without a forget history (drawing on trained points). A forget history always counts."""
+    if ws is None:
+        return None
+    parts = []
+    if points and ws.source in _POINTS_NAME and len(ws.y):
+        parts.append(f"{_POINTS_NAME[ws.source]} ({len(ws.y)} point{'s' * (len(ws.y) != 1)})")
+    if ws.steps:
+        parts.append(f"{len(ws.steps)} forget request{'s' * (len(ws.steps) != 1)}")
+    elif model and ws.trained:
+        parts.append("the trained model")
+    return " and ".join(parts) or None
 
 
 def edit_points(ws: Workspace, *, add=(), remove=()) -> Workspace:

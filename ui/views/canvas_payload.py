@@ -6,6 +6,11 @@
     canvas_html(payload) -> bytes      one offline HTML file: the same player (canvas.js) and the frames
     CANVAS_JS, CANVAS_CSS              the component's assets (vanilla JS, no build step)
 
+Live mode (``live=True``): the frames are those of a forget request still running (ui.state.live); the
+player keeps playing into the frames that arrive with the next payload of the same ``run``.
+Each point carries the paper's information measure alpha(x) (``unlearn_core.scenarios.information``, radius
+``ALPHA_RADIUS`` in standardised units, over the training points), shown by the hover readout.
+
 Grids are the uint8 "shade" grids of ``ui.state.grids.shade_of`` (class and confidence in one byte; the
 class is the band a value falls in), so one animation frame of a 100x100 grid is 10 kB before base64.
 The retrain band travels once: its majority class grid and where its retrains agree.
@@ -13,6 +18,7 @@ The retrain band travels once: its majority class grid and where its retrains ag
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 from pathlib import Path
@@ -21,6 +27,7 @@ import numpy as np
 
 from ui.state.grids import GridSpec, Layers, class_bands
 from ui.state.workspace import Workspace
+from unlearn_core.scenarios import information
 
 from .canvas import PALETTE
 
@@ -30,6 +37,12 @@ CANVAS_CSS = (ASSETS / "canvas.css").read_text(encoding="utf-8")
 
 #: Point roles in ``roles``.
 TRAIN, TEST, FORGOTTEN, HIDDEN = 0, 1, 2, 3
+#: alpha(x)'s neighbourhood radius (standardised units): ``scenarios.information``'s default, the one the
+#: presets use and the Geometry page starts from.
+ALPHA_RADIUS = 0.3
+#: alpha is sent as one byte per point: round(ALPHA_SCALE * alpha), NO_ALPHA where it is undefined (no
+#: neighbour within the radius) or not computed (test points).
+ALPHA_SCALE, NO_ALPHA = 250, 255
 
 
 def _b64(a: np.ndarray, dtype) -> str:
@@ -41,7 +54,8 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
                    forgotten=(), selection=(), show_test: bool = True, title: str = "", run: str = "",
                    autoplay: bool = False, mode: str = "select", draw_action: str = "add", draw_class: int = 0,
                    interactive: bool = True, ack: int = 0, version: str = "", height: int = 560,
-                   opacity: float = 0.55) -> dict:
+                   opacity: float = 0.55, live: bool = False, alpha: np.ndarray | None = None,
+                   alpha_radius: float = ALPHA_RADIUS) -> dict:
     """The canvas component's data (JSON-ready).
 
     ``frames``: shade grids (uint8 [r, r], ``shade_of``), the first shown before playing, the last the
@@ -51,6 +65,8 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
     ``show_test`` is off) or forgotten. ``run`` names the forget request the frames belong to: a new name
     makes the player start at frame 0 (and play, with ``autoplay``). ``ack`` is the last canvas gesture
     Python has applied, ``version`` names the points' version (Draw-mode edits apply to it only).
+    ``live``: the run is still going (more frames of the same ``run`` will come). ``alpha``: alpha(x) per
+    point (NaN: undefined or not computed), at ``alpha_radius``.
     """
     r = int(spec.resolution)
     X = np.asarray(X, np.float32).reshape(-1, 2)
@@ -73,6 +89,11 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
         raise ValueError(f"{len(frames)} frames but {len(steps)} frame steps")
     has_ghost = ghost is not None and ghost.ghost_cls is not None and np.shape(ghost.ghost_cls) == (r, r)
     sel = sorted(int(i) for i in selection if 0 <= int(i) < n)
+    if alpha is not None:
+        alpha = np.asarray(alpha, np.float64).reshape(-1)
+        if len(alpha) != n:
+            raise ValueError(f"alpha has {len(alpha)} values for {n} points")
+        alpha = np.where(np.isfinite(alpha), np.round(np.clip(alpha, 0, 1) * ALPHA_SCALE), NO_ALPHA)
     return {
         "v": 1, "title": str(title), "bounds": [float(b) for b in spec.bounds], "res": r, "k": k,
         "colors": [PALETTE[c % len(PALETTE)] for c in range(k)], "bands": [list(b) for b in class_bands(k)],
@@ -82,16 +103,38 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
         "agreed": _b64(ghost.ghost_agreed, np.uint8) if has_ghost and ghost.ghost_agreed is not None else None,
         "run": str(run), "autoplay": bool(autoplay), "mode": mode, "draw_action": draw_action,
         "draw_class": int(draw_class), "interactive": bool(interactive), "ack": int(ack), "version": str(version),
-        "height": int(height), "opacity": float(opacity),
+        "height": int(height), "opacity": float(opacity), "live": bool(live),
+        "alpha": _b64(alpha, np.uint8) if alpha is not None else None, "alpha_radius": float(alpha_radius),
     }
 
 
 def payload_for(ws: Workspace, *, frames: list[np.ndarray], frame_steps: list[int] | None = None,
                 ghost: Layers | None = None, show_selection: bool = True, **kw) -> dict:
-    """``canvas_payload`` for a ``Workspace``: its grid, points, split, forgotten points and selection."""
+    """``canvas_payload`` for a ``Workspace``: its grid, points, split, forgotten points, selection and alpha(x)
+    of its training points."""
+    kw.setdefault("alpha", alpha_of(ws))
     return canvas_payload(ws.gridspec, ws.X, ws.y, n_classes=ws.n_classes, frames=frames, frame_steps=frame_steps,
                           ghost=ghost, train_ids=ws.train_ids, test_ids=ws.test_ids, forgotten=ws.forgotten,
                           selection=ws.selection if show_selection else (), **kw)
+
+
+def alpha_of(ws: Workspace, radius: float = ALPHA_RADIUS) -> np.ndarray:
+    """alpha(x) of every point of ``ws`` (NaN for test points): ``scenarios.information`` over the training
+    points, the forgotten ones included (the data the model was trained on)."""
+    tr = np.asarray(ws.train_ids, np.int64)
+    X, y = ws.X[tr], ws.y[tr]
+    out = np.full(len(ws.y), np.nan)
+    out[tr] = _cached_alpha(np.ascontiguousarray(X, np.float32).tobytes(), np.ascontiguousarray(y, np.int64).tobytes(),
+                            float(radius))
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_alpha(xb: bytes, yb: bytes, radius: float) -> np.ndarray:
+    """``information`` on raw bytes (a cache key): reruns and live ticks do not recompute it."""
+    a = information(np.frombuffer(xb, np.float32).reshape(-1, 2), np.frombuffer(yb, np.int64), radius)
+    a.setflags(write=False)
+    return a
 
 
 def decode(payload: dict) -> dict:
@@ -109,6 +152,8 @@ def decode(payload: dict) -> dict:
         "frames": np.stack(frames) if frames else np.zeros((0, r, r), np.uint8),
         "ghost": None if payload["ghost"] is None else raw(payload["ghost"], np.uint8).reshape(r, r),
         "agreed": None if payload["agreed"] is None else raw(payload["agreed"], np.uint8).reshape(r, r),
+        "alpha": None if not payload.get("alpha") else np.where(
+            raw(payload["alpha"], np.uint8) == NO_ALPHA, np.nan, raw(payload["alpha"], np.uint8) / ALPHA_SCALE),
     }
 
 
@@ -140,7 +185,7 @@ def canvas_html(payload: dict, *, title: str = "JiT unlearning playground", capt
     """A standalone HTML page of the canvas: the same player as the app (canvas.js) with ``payload``'s
     frames embedded; no network, no plotly.js. Interactions stay in the page (nothing is sent anywhere).
     UTF-8 bytes, for ``st.download_button(..., mime="text/html")``."""
-    data = dict(payload, autoplay=False, interactive=True, mode="select")
+    data = dict(payload, autoplay=False, interactive=True, mode="select", live=False)
     text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     page = _PAGE.format(title=html.escape(title), caption=html.escape(caption), css=CANVAS_CSS, js=player_js(),
                         data=text)

@@ -11,11 +11,15 @@
 // Draw-mode clicks, and the animation (requestAnimationFrame). Python hears of a gesture once, through
 // setTriggerValue("event", {...}) with the resulting full selection (idempotent: a lost event is healed
 // by the next), or the drawn / removed points not yet acknowledged (data.ack).
+// Live mode (data.live): the frames are a forget request still running; the next data of the same run brings
+// more, and the player plays on into them instead of stopping at the last frame (every frame is a real
+// optimiser step). A new payload of the same run keeps the optimiser step shown, whatever frames it keeps.
 
 const PREFIX = "ulc";
 const SPEEDS = [1, 2, 4, 8, 15, 30, 60];  // optimiser steps (frames) per second
 const DEFAULT_SPEED = 8;
 const HIT_PX = 9;  // a click within this many pixels of a point's centre hits it
+const ALPHA_SCALE = 250, ALPHA_NONE = 255;  // alpha(x) as one byte per point (canvas_payload.py)
 
 function b64bytes(s) {
   if (!s) return new Uint8Array(0);
@@ -208,14 +212,15 @@ class CanvasView {
 
   // --- data from Python -------------------------------------------------------------------------------
   update(d) {
-    const first = !this.d;
     const sameGeometry = this.d && this.d.bounds.join() === d.bounds.join();
+    const shownStep = this.steps && this.steps.length ? this.steps[Math.min(this.frame, this.steps.length - 1)] : 0;
     this.d = d;
     this.r = d.res;
     this.k = Math.max(2, d.k);
     this.colors = d.colors.map(hexRgb);
     this.xy = b64float32(d.xy);
     this.y = b64bytes(d.labels);
+    this.alpha = d.alpha ? b64bytes(d.alpha) : null;
     this.role = b64bytes(d.roles);  // 0 train, 1 test, 2 forgotten, 3 hidden
     this.n = this.y.length;
     this.frames = (d.frames || []).map(b64bytes);
@@ -244,6 +249,8 @@ class CanvasView {
     this.root.dataset.tool = this.tool;
     this.root.dataset.frames = String(this.frames.length);
     this.root.dataset.run = d.run || "";
+    this.root.dataset.live = String(!!d.live);
+    this.root.dataset.lastStep = String(this.steps.length ? this.steps[this.steps.length - 1] : 0);
     this.clearBtn.style.display = d.mode === "draw" ? "none" : "";
     // Frames: a new run starts at frame 0 and plays; otherwise keep the frame shown (clamped).
     const n = this.frames.length;
@@ -252,12 +259,16 @@ class CanvasView {
     if (d.run && d.run !== this.lastRun) {
       this.lastRun = d.run;
       this.pause();
-      this.frame = d.autoplay && n > 1 ? 0 : n - 1;
-      if (d.autoplay && n > 1 && !first) this.play();
-      else if (d.autoplay && n > 1) this.play();
+      const go = d.autoplay && (n > 1 || d.live);
+      this.frame = go ? 0 : Math.max(0, n - 1);
+      if (!this.M) this.layout();  // a first payload that already autoplays: play() draws, which needs the layout
+      if (go) this.play();
+    } else if (d.run) {  // the same run, maybe more (or other) frames: keep the optimiser step shown
+      let f = 0;
+      while (f + 1 < n && this.steps[f + 1] <= shownStep) f++;
+      this.frame = f;
     } else {
-      this.frame = Math.min(Math.max(0, this.frame), Math.max(0, n - 1));
-      if (!d.run) this.frame = Math.max(0, n - 1);
+      this.frame = Math.max(0, n - 1);
     }
     this.layout();
     this.rebuildList();
@@ -505,7 +516,8 @@ class CanvasView {
     this.prevBtn.disabled = this.frame <= 0;
     this.nextBtn.disabled = this.frame >= n - 1;
     const last = n ? this.steps[n - 1] : 0;
-    this.stepLabel.textContent = n > 1 ? `optimiser step ${this.steps[this.frame]} of ${last}` : "";
+    this.stepLabel.textContent = n > 1 ? (this.d && this.d.live ? `optimiser step ${this.steps[this.frame]} (${last} computed so far)`
+                                                 : `optimiser step ${this.steps[this.frame]} of ${last}`) : "";
   }
 
   setFrame(f) {
@@ -518,8 +530,8 @@ class CanvasView {
 
   play() {
     const n = this.frames.length;
-    if (n < 2) return;
-    if (this.frame >= n - 1) this.frame = 0;
+    if (n < 2 && !(this.d && this.d.live)) return;
+    if (this.frame >= n - 1 && !(this.d && this.d.live)) this.frame = 0;
     this.playing = true;
     this.root.dataset.playing = "true";
     let last = performance.now(), acc = 0;
@@ -529,9 +541,9 @@ class CanvasView {
       const per = 1000 / this.speed;
       if (acc >= per) {  // one optimiser step per screen refresh at most: a slow machine plays slower, never skips
         acc = Math.min(acc - per, per);
-        this.frame = Math.min(this.frame + 1, this.frames.length - 1);
-        this.draw();
-        if (this.frame >= this.frames.length - 1) { this.pause(); return; }
+        if (this.frame < this.frames.length - 1) { this.frame += 1; this.draw(); }
+        // live: at the newest frame the player waits, playing, for the frames still being computed
+        if (this.frame >= this.frames.length - 1 && !this.d.live) { this.pause(); return; }
       }
       this.raf = requestAnimationFrame(tick);
     };
@@ -601,6 +613,11 @@ class CanvasView {
       const kind = ["training point", "test point", "forgotten point", ""][this.role[i]];
       const sel = this.selection().has(i) ? ", selected" : "";
       lines.push(`#${i} · class ${this.y[i]} · ${kind}${sel}`);
+      const a = this.alpha && i < this.alpha.length ? this.alpha[i] : ALPHA_NONE;
+      const rad = this.d.alpha_radius;
+      // the paper's information measure: the share of x's neighbours within r (standardised units) of its class
+      if (a !== ALPHA_NONE) lines.push(`α(x) ${(a / ALPHA_SCALE).toFixed(2)} · neighbours (r ${rad}) of its class`);
+      else if (this.alpha && this.role[i] !== 1) lines.push(`α(x) undefined · no neighbour within r ${rad}`);
     }
     const X = this.dx(x), Y = this.dy(y);
     const cell = this.cellAt(X, Y);
@@ -615,7 +632,8 @@ class CanvasView {
     lines.push(`x ${X.toFixed(2)}, y ${Y.toFixed(2)}`);
     this.readout.textContent = lines.join("\n");
     this.readout.style.display = "block";
-    const left = x + 14 + 220 > this.cssW ? x - 14 - 220 : x + 14;
+    const w = this.readout.offsetWidth || 220;
+    const left = x + 14 + w > this.cssW ? x - 14 - w : x + 14;
     this.readout.style.left = `${Math.max(0, left)}px`;
     this.readout.style.top = `${Math.max(0, y + 10)}px`;
     if (changed) this.draw();
