@@ -3,6 +3,8 @@
     workspace  the Playground's data, original model and history of forget requests
     config     one source of the page's defaults and limits; the URL round trip
     session    session files: a Workspace as JSON and back, validated (bounded to what the app produces)
+    share      the link's payload: drawn or uploaded points and the forget history, encoded and checked
+    live       a forget run in a background thread whose frames the canvas streams (live mode)
     cache      trained models shared by the server's sessions (keyed by a hash of their configuration, LRU by bytes)
     memory     handing memory that ended sessions freed back to the system (glibc)
     grids      a model's class probabilities on the canvas grid, as uint8 layers
