@@ -41,14 +41,15 @@ import numpy as np
 
 from unlearn_core import METHODS
 
+from .config import MAX_CLASSES
+from .workspace import MAX_STEPS
+
 #: Sizes, chosen so that the whole link stays under about 8 kB (what browsers, proxies and chat tools keep):
 #: the configuration takes about 300 characters, the data and the history share the rest.
 MAX_LINK_CHARS = 7500
 MAX_DATA_CHARS = 6000
 MAX_HISTORY_CHARS = 4000
 MAX_LINK_POINTS = 2000  # the most points a link may carry (the Playground's own generator goes to 2000)
-MAX_CLASSES = 4
-MAX_STEPS = 30  # = ui.state.workspace.MAX_STEPS: the most forget requests a session holds
 MAX_ABS_COORD = 1e6  # drawn and CSV points are plain numbers on a canvas; anything beyond is not ours
 _MAX_DATA_BYTES = 8 + 16 + 16 + 2 * 4 * MAX_LINK_POINTS + MAX_LINK_POINTS + 2 * MAX_LINK_POINTS  # the biggest block
 _MAX_HISTORY_BYTES = 256 * 1024  # a history of MAX_STEPS requests of MAX_LINK_POINTS ids each fits easily
