@@ -760,17 +760,28 @@ if failed and ws.trained:
                 canvas_component(payload_for(ws, frames=[s for s, _ in failed["frames"]],
                                              frame_steps=failed["frame_steps"], show_test=False, show_selection=False,
                                              title="The diverged run, step by step", run=f"failed:{id(failed)}",
-                                             interactive=False, height=420), key="canvas_failed")
+                                             interactive=False, panel=True, height=420), key="canvas_failed")
 
 # --- comparison, metrics, history -----------------------------------------------------------------------
 if ws.trained:  # generated, drawn and uploaded data alike
     c_orig, c_ret = st.columns(2)
-    c_orig.plotly_chart(canvas.figure_for(ws, ws.layers(ws.original), title="Original model", height=380,
-                                          show_selection=False, show_test=show_test), theme=None)
+
+    def panel(where, model, title: str, key: str) -> None:
+        """A static figure of ``model`` beside the canvas: the same canvas component (zoom, hover, PNG; no
+        Plotly on the page, which a classroom's browsers would otherwise all load), or Plotly's with
+        PLAYGROUND_CANVAS=plotly."""
+        if PLOTLY_CANVAS:
+            where.plotly_chart(canvas.figure_for(ws, ws.layers(model), title=title, height=380, show_selection=False,
+                                                 show_test=show_test), theme=None)
+            return
+        with where:
+            canvas_component(payload_for(ws, frames=[ws.layers(model).shade], show_test=show_test,
+                                         show_selection=False, title=title, interactive=False, panel=True,
+                                         height=380), key=key)
+
+    panel(c_orig, ws.original, "Original model", "canvas_original")
     if ws.steps:
-        c_ret.plotly_chart(canvas.figure_for(ws, ws.layers(retrained), height=380, show_selection=False,
-                                             title="Retrained from scratch without the forgotten points",
-                                             show_test=show_test), theme=None)
+        panel(c_ret, retrained, "Retrained from scratch without the forgotten points", "canvas_retrained")
         if "metrics" not in hide:
             mkey = (id(ws), id(ws.model), id(retrained))  # selecting points must not re-evaluate
             if ss.get("metrics_key") != mkey:

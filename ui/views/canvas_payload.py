@@ -55,7 +55,7 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
                    autoplay: bool = False, mode: str = "select", draw_action: str = "add", draw_class: int = 0,
                    interactive: bool = True, ack: int = 0, version: str = "", height: int = 560,
                    opacity: float = 0.55, live: bool = False, alpha: np.ndarray | None = None,
-                   alpha_radius: float = ALPHA_RADIUS) -> dict:
+                   alpha_radius: float = ALPHA_RADIUS, panel: bool = False) -> dict:
     """The canvas component's data (JSON-ready).
 
     ``frames``: shade grids (uint8 [r, r], ``shade_of``), the first shown before playing, the last the
@@ -66,7 +66,9 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
     makes the player start at frame 0 (and play, with ``autoplay``). ``ack`` is the last canvas gesture
     Python has applied, ``version`` names the points' version (Draw-mode edits apply to it only).
     ``live``: the run is still going (more frames of the same ``run`` will come). ``alpha``: alpha(x) per
-    point (NaN: undefined or not computed), at ``alpha_radius``.
+    point (NaN: undefined or not computed), at ``alpha_radius``. ``panel``: a static figure beside the main
+    canvas (e.g. the original model, the retrained one): zoom, hover and PNG only; no selection tools, no
+    keyboard list, and its root is ``data-testid="jit-canvas-panel"`` so that it never counts as the canvas.
     """
     r = int(spec.resolution)
     X = np.asarray(X, np.float32).reshape(-1, 2)
@@ -105,6 +107,7 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
         "draw_class": int(draw_class), "interactive": bool(interactive), "ack": int(ack), "version": str(version),
         "height": int(height), "opacity": float(opacity), "live": bool(live),
         "alpha": _b64(alpha, np.uint8) if alpha is not None else None, "alpha_radius": float(alpha_radius),
+        "panel": bool(panel),
     }
 
 

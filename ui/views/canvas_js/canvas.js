@@ -180,7 +180,7 @@ class CanvasView {
     this.speedSel.value = String(this.speed);
     this.speedSel.addEventListener("change", () => { this.speed = Number(this.speedSel.value); });
 
-    const det = el("details", `${PREFIX}-listbox`, r);
+    const det = this.listBox = el("details", `${PREFIX}-listbox`, r);
     const sum = el("summary", null, det);
     sum.textContent = "Points (keyboard list: arrow keys move, Space or Enter selects)";
     this.list = el("ol", `${PREFIX}-points`, det, {role: "listbox", "aria-multiselectable": "true",
@@ -251,7 +251,12 @@ class CanvasView {
     this.root.dataset.run = d.run || "";
     this.root.dataset.live = String(!!d.live);
     this.root.dataset.lastStep = String(this.steps.length ? this.steps[this.steps.length - 1] : 0);
-    this.clearBtn.style.display = d.mode === "draw" ? "none" : "";
+    // A panel (a static figure beside the canvas): zoom, hover and PNG; no selection, no keyboard list.
+    const panel = !!d.panel;
+    this.root.setAttribute("data-testid", panel ? "jit-canvas-panel" : "jit-canvas");
+    for (const b of Object.values(this.toolButtons)) b.style.display = panel ? "none" : "";
+    this.listBox.style.display = panel ? "none" : "";
+    this.clearBtn.style.display = d.mode === "draw" || panel ? "none" : "";
     // Frames: a new run starts at frame 0 and plays; otherwise keep the frame shown (clamped).
     const n = this.frames.length;
     this.player.style.display = n > 1 ? "" : "none";
@@ -774,6 +779,11 @@ class CanvasView {
 
   // --- the keyboard list ------------------------------------------------------------------------------
   rebuildList() {
+    if (this.d && this.d.panel) {  // a panel has no keyboard list (and no points in the DOM to count)
+      this.items = new Map();
+      this.list.replaceChildren();
+      return;
+    }
     const sel = this.selection();
     const frag = document.createDocumentFragment();
     const focused = this.list.contains(document.activeElement) ? Number(document.activeElement.dataset.id) : -1;
