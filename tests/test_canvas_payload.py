@@ -99,3 +99,10 @@ def test_alpha_travels_per_point_and_live_is_flagged():
     assert alpha_of(ws) is not None and payload_for(ws, frames=[shade])["live"] is False
     page = canvas_html(d).decode("utf-8")
     assert '"live":false' in page
+
+
+def test_a_panel_is_flagged_and_the_main_canvas_is_not():
+    ws = new_workspace("moons", n_samples=80, noise=0.2, seed=0, classes=None, test_ratio=0.25)
+    grid = np.zeros((ws.gridspec.resolution,) * 2, np.uint8)
+    assert payload_for(ws, frames=[grid], panel=True, interactive=False)["panel"] is True
+    assert payload_for(ws, frames=[grid])["panel"] is False

@@ -147,6 +147,13 @@ def test_forget_then_step_by_step_and_play(app_page: Page, app_url: str):
     assert steps >= 10
     first, last = frame_grid(page, 0), frame_grid(page, n - 1)
     assert sum(a != b for a, b in zip(first, last)) > 0, "the confidence grid did not change"
+    # The original and the retrained model beside it are canvas panels (no Plotly heat map, no selection tools,
+    # no keyboard list), drawn and with the run's forgotten points
+    panels = page.locator("[data-testid='jit-canvas-panel']")
+    expect(panels).to_have_count(2)
+    assert panels.locator("li[data-id]").count() == 0
+    assert panels.first.locator("button[data-tool]").first.is_hidden()
+    assert page.locator("[data-testid=stPlotlyChart] .heatmaplayer").count() == 0
 
     page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.playing === 'false'", timeout=30_000)
     page.locator(f"{ROOT} .ulc-scrub").evaluate(  # drag the scrubber to step 0
