@@ -77,6 +77,39 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU seconds of the processes ``pids`` (gone ones count 0)."""
+    tick, total = os.sysconf("SC_CLK_TCK"), 0.0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def descendants(root: int, exclude: int | None = None) -> list[int]:
+    """The processes below ``root`` (children, their children, ...), leaving out ``exclude`` and its own."""
+    parent = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as fh:
+                    parent[int(name)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        for child, par in parent.items():
+            if par == p and child != exclude:
+                out.append(child)
+                todo.append(child)
+    return out
+
+
 class Sampler:
     """Samples a process's RSS every ``every`` seconds in a thread; ``peak`` since the last ``reset``."""
 
@@ -162,15 +195,21 @@ async def warm_up(url: str, timeout_s: float) -> None:
         await browser.close()
 
 
-async def open_all(url: str, n: int, timeout_s: float) -> tuple[list[float | None], list[str]]:
-    """Open ``url`` in ``n`` fresh browser contexts at once; seconds until each shows a ready chart (None:
-    not within ``timeout_s``), and what each saw ('canvas', 'plotly', 'exception', 'timeout' or an error)."""
+async def open_all(url: str, n: int, timeout_s: float, server_pid: int, reduced_motion: bool = False):
+    """Open ``url`` in ``n`` fresh browser contexts at once. Returns the seconds until each shows a ready chart
+    (None: not within ``timeout_s``), what each saw ('canvas', 'plotly', 'exception', 'timeout' or an error),
+    and the CPU seconds the browser's processes and the server spent from the start until the last was ready.
+    ``reduced_motion``: the pages ask for reduced motion (``prefers-reduced-motion: reduce``)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000}) for _ in range(n)]
+        contexts = [await browser.new_context(viewport={"width": 1400, "height": 1000},
+                                              reduced_motion="reduce" if reduced_motion else "no-preference")
+                    for _ in range(n)]
         pages = [await c.new_page() for c in contexts]
+        browser_pids = descendants(os.getpid(), exclude=server_pid)
+        cpu0 = cpu_seconds(browser_pids), cpu_seconds([server_pid])
         t0 = time.perf_counter()
 
         async def one(page) -> tuple[float | None, str]:
@@ -183,13 +222,14 @@ async def open_all(url: str, n: int, timeout_s: float) -> tuple[list[float | Non
                 return None, "timeout" if "Timeout" in type(err).__name__ else f"{type(err).__name__}"
 
         results = await asyncio.gather(*(one(p) for p in pages))
+        cpu = cpu_seconds(browser_pids) - cpu0[0], cpu_seconds([server_pid]) - cpu0[1]
         for c in contexts:
             await c.close()
         await browser.close()
-    return [r[0] for r in results], [r[1] for r in results]
+    return [r[0] for r in results], [r[1] for r in results], cpu
 
 
-def run_once(n: int, query: str, no_cache: bool, timeout_s: float, cold: bool) -> dict:
+def run_once(n: int, query: str, no_cache: bool, timeout_s: float, cold: bool, reduced_motion: bool = False) -> dict:
     server = Server({"UNLEARN_MODEL_CACHE_MB": "0"} if no_cache else {})
     sampler = Sampler(server.proc.pid)
     try:
@@ -198,7 +238,8 @@ def run_once(n: int, query: str, no_cache: bool, timeout_s: float, cold: bool) -
             time.sleep(3.0)  # the warm-up session disconnects
         rss_start = rss_mb(server.proc.pid)
         sampler.reset()
-        times, seen = asyncio.run(open_all(server.url + "/" + query.lstrip("/"), n, timeout_s))
+        times, seen, cpu = asyncio.run(open_all(server.url + "/" + query.lstrip("/"), n, timeout_s, server.proc.pid,
+                                                reduced_motion))
         rss_loaded, peak = rss_mb(server.proc.pid), sampler.peak
         time.sleep(10.0)  # the browser contexts are closed: the sessions disconnect
         rss_after = rss_mb(server.proc.pid)
@@ -210,7 +251,8 @@ def run_once(n: int, query: str, no_cache: bool, timeout_s: float, cold: bool) -
     ok = [t for t in times if t is not None]
     return dict(n=n, times=times, seen=seen, ok=len(ok), first=min(ok) if ok else None,
                 median=statistics.median(ok) if ok else None, last=max(ok) if len(ok) == n else None,
-                rss_start=rss_start, peak=peak, rss_loaded=rss_loaded, rss_after=rss_after)
+                rss_start=rss_start, peak=peak, rss_loaded=rss_loaded, rss_after=rss_after,
+                browser_cpu=cpu[0], server_cpu=cpu[1], reduced_motion=reduced_motion)
 
 
 def in_process(n: int, cached: bool) -> dict:
@@ -284,24 +326,33 @@ def main() -> None:
         f"{'Plotly canvas' if PLOTLY else 'canvas component'}; server and headless Chromium share the same "
         f"{os.cpu_count()} logical CPUs.")
     out()
-    out("| sessions | charts shown | first | median | last (target) | server RSS: start → peak → loaded → "
-        "10 s after closing |")
-    out("|---:|---:|---:|---:|---:|---|")
+    out("| sessions | browsers' motion | charts shown | first | median | last (target) | CPU s per session: "
+        "browser / server | server RSS: start → peak → loaded → 10 s after closing |")
+    out("|---:|---|---:|---:|---:|---:|---|---|")
     runs = []
     for n in counts:
-        print(f"{n} sessions ({load_average()})...", flush=True)
-        r = run_once(n, args.query, args.no_cache, args.timeout, args.cold)
-        runs.append(r)
-        target = TARGET_S.get(n)
-        met = "" if target is None else (f" ({'met' if r['last'] is not None and r['last'] <= target else 'NOT met'}: "
-                                         f"≤ {target:g} s)")
-        out(f"| {n} | {r['ok']}/{n} | {fmt_s(r['first'])} | {fmt_s(r['median'])} | {fmt_s(r['last'])}{met} | "
-            f"{r['rss_start']:.0f} → {r['peak']:.0f} → {r['rss_loaded']:.0f} → {r['rss_after']:.0f} MB |")
+        for reduced in (False, True):
+            print(f"{n} sessions{', reduced motion' if reduced else ''} ({load_average()})...", flush=True)
+            r = run_once(n, args.query, args.no_cache, args.timeout, args.cold, reduced)
+            runs.append(r)
+            target = TARGET_S.get(n)
+            met = "" if target is None else (
+                f" ({'met' if r['last'] is not None and r['last'] <= target else 'NOT met'}: ≤ {target:g} s)")
+            out(f"| {n} | {'reduced' if reduced else 'default'} | {r['ok']}/{n} | {fmt_s(r['first'])} | "
+                f"{fmt_s(r['median'])} | {fmt_s(r['last'])}{met} | {r['browser_cpu'] / n:.2f} / "
+                f"{r['server_cpu'] / n:.2f} | {r['rss_start']:.0f} → {r['peak']:.0f} → {r['rss_loaded']:.0f} → "
+                f"{r['rss_after']:.0f} MB |")
     out()
     for r in runs:
         shown = ", ".join("-" if t is None else f"{t:.1f}" for t in sorted(r["times"], key=lambda t: t or 1e9))
         kinds = sorted(set(r["seen"]))
-        out(f"- {r['n']} sessions, seconds until each chart: {shown} (saw: {', '.join(kinds)})")
+        out(f"- {r['n']} sessions{', reduced motion' if r['reduced_motion'] else ''}, seconds until each chart: "
+            f"{shown} (saw: {', '.join(kinds)})")
+    out()
+    out("CPU s per session: the CPU seconds the browser's processes (all N pages) and the server spent from the "
+        "common start until the last page was ready, divided by N. 'Reduced motion': the browser contexts ask for "
+        "`prefers-reduced-motion: reduce`, which stops Streamlit's own transitions (fading stale elements, the "
+        "running indicator) in the N waiting pages; the app is the same.")
     out()
     out("The server's own work, in process and without a browser: N threads each build the default workspace, "
         "train the original model and compute the canvas layers (seconds until each thread is done):")
