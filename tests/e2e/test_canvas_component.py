@@ -124,6 +124,32 @@ def test_wheel_zoom_pan_and_reset(app_page: Page, app_url: str):
     assert_no_exception(page)
 
 
+PINCH_JS = """(c, spread) => {
+  const r = c.getBoundingClientRect(), cx = r.left + r.width / 2, cy = r.top + r.height / 2;
+  const ev = (type, id, x) => c.dispatchEvent(new PointerEvent(type, {pointerId: id, pointerType: "touch",
+      isPrimary: id === 11, clientX: x, clientY: cy, button: type === "pointermove" ? -1 : 0, bubbles: true}));
+  ev("pointerdown", 11, cx - 20); ev("pointerdown", 12, cx + 20);
+  for (let k = 1; k <= 5; k++) { ev("pointermove", 11, cx - 20 - spread * k); ev("pointermove", 12, cx + 20 + spread * k); }
+  ev("pointerup", 11, cx - 20 - 5 * spread); ev("pointerup", 12, cx + 20 + 5 * spread);
+}"""
+
+
+def test_touch_pinch_zooms_without_selecting(app_page: Page, app_url: str):
+    """Two fingers moving apart zoom in around their midpoint, moving together zoom out; a pinch selects nothing."""
+    page = app_page
+    open_canvas_page(page, app_url, "?dataset=moons&n=300&seed=0")
+    width = lambda: (lambda v: v[1] - v[0])([float(x) for x in state(page)["view"].split(",")])  # noqa: E731
+    w0 = width()
+    canvas = page.locator(f"{ROOT} canvas")
+    canvas.evaluate(PINCH_JS, 8)
+    w1 = width()
+    assert w1 < 0.5 * w0, (w0, w1)  # fingers 40 px apart, then 120: about 3x closer
+    canvas.evaluate(PINCH_JS, -3)  # fingers together: out again
+    assert width() > w1
+    assert selected(page) == []
+    assert_no_exception(page)
+
+
 def test_forget_then_step_by_step_and_play(app_page: Page, app_url: str):
     """Forget: the animation starts at step 0 and plays on the client; 'step ▶' advances one optimiser step;
     the last frame is the model now, different from the first; the loss chart's axis shows integer steps."""

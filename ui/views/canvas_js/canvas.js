@@ -104,6 +104,8 @@ class CanvasView {
     this.hover = -1;
     this.focusId = -1;
     this.drag = null;
+    this.touches = new Map();  // touch pointers down: id -> [x, y]; two of them pinch-zoom
+    this.pinch = null;
     this.cache = new Map();
     this.lastRun = null;
     this.build();
@@ -196,6 +198,7 @@ class CanvasView {
     c.addEventListener("pointerdown", e => this.onDown(e));
     c.addEventListener("pointermove", e => this.onMove(e));
     c.addEventListener("pointerup", e => this.onUp(e));
+    c.addEventListener("pointercancel", e => this.onUp(e, true));
     c.addEventListener("pointerleave", () => { if (!this.drag) { this.hover = -1; this.readout.style.display = "none"; this.draw(); } });
     c.addEventListener("wheel", e => this.onWheel(e), {passive: false});
     c.addEventListener("dblclick", () => this.resetView());
@@ -583,14 +586,33 @@ class CanvasView {
   onDown(e) {
     if (!this.d || e.button !== 0) return;
     const [x, y] = this.pos(e);
+    if (e.pointerType === "touch") {
+      this.touches.set(e.pointerId, [x, y]);
+      if (this.touches.size === 2) {  // a second finger: pinch-zoom, and the first finger's drag is not a click
+        this.drag = null;
+        const [a, b] = [...this.touches.values()];
+        this.pinch = {dist: Math.max(1, Math.hypot(a[0] - b[0], a[1] - b[1]))};
+        return;
+      }
+      if (this.touches.size > 2) return;
+    }
     if (!this.inPlot(x, y)) return;
-    this.canvas.setPointerCapture(e.pointerId);
+    try { this.canvas.setPointerCapture(e.pointerId); } catch (err) { /* a pointer the browser no longer has */ }
     const kind = this.d.mode === "draw" ? "pan" : (this.tool === "click" ? "pan" : this.tool);
     this.drag = {kind, x0: x, y0: y, x, y, moved: false, path: [[x, y]], view: [...this.view]};
   }
 
   onMove(e) {
     const [x, y] = this.pos(e);
+    if (this.touches.has(e.pointerId)) this.touches.set(e.pointerId, [x, y]);
+    if (this.pinch) {  // zoom by the change of the fingers' distance, around their midpoint
+      if (this.touches.size !== 2) return;
+      const [a, b] = [...this.touches.values()];
+      const dist = Math.max(1, Math.hypot(a[0] - b[0], a[1] - b[1]));
+      this.zoomAt([(a[0] + b[0]) / 2, (a[1] + b[1]) / 2], this.pinch.dist / dist);
+      this.pinch.dist = dist;
+      return;
+    }
     const d = this.drag;
     if (d) {
       d.x = x; d.y = y;
@@ -651,10 +673,17 @@ class CanvasView {
     return i * r + j;
   }
 
-  onUp(e) {
+  onUp(e, cancelled = false) {
+    this.touches.delete(e.pointerId);
+    if (this.pinch) {  // a pinch ends when a finger lifts; nothing else happens until every finger is up
+      if (this.touches.size < 2) this.pinch = null;
+      this.drag = null;
+      return;
+    }
     const d = this.drag;
     this.drag = null;
     if (!d) return;
+    if (cancelled) { this.draw(); return; }
     try { this.canvas.releasePointerCapture(e.pointerId); } catch (err) { /* already released */ }
     if (!d.moved) { this.onClick(d.x0, d.y0, e); this.draw(); return; }
     if (d.kind === "box" || d.kind === "lasso") {
