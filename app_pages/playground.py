@@ -190,10 +190,6 @@ def pending_box(where, kinds) -> None:
 
 
 st.title("Forget points, watch the boundary move")
-st.info("**What to look for.** Select training points (click, box or lasso), press **Forget**, and watch the solid "
-        "boundary move step by step: how close it comes to the dashed one, where models retrained from scratch "
-        "without those points put it, is the thing to judge. The legend is under the canvas.",
-        icon=":material/visibility:")
 # Everything that comes and goes above the canvas (notes, training progress, errors) goes into this one container,
 # so that the canvas keeps its place in the page and the component is not remounted (zoom, tool, playback kept).
 notices = st.container()
@@ -498,8 +494,12 @@ def run_forget(hp: dict) -> None:
 
 
 with right:
-    # The presets sit beside the canvas (not above it) and folded, so that on a 1280x720 projector the canvas and
-    # the Forget button are on screen; as wide as their labels, wrapping: none is cut off.
+    # "What to look for" and the presets sit beside the canvas, not above it (the presets folded), so that on a
+    # 1280x720 projector the whole canvas, its player and the Forget button are on screen; the presets are as
+    # wide as their labels, wrapping: none is cut off.
+    st.info("**What to look for.** Select training points, press **Forget**, and judge how close the solid "
+            "boundary comes to the dashed one: where models retrained without those points put it. Legend under "
+            "the canvas.", icon=":material/visibility:")
     if "presets" not in hide:
         preset_row = st.expander("Presets: the paper's story in one click", expanded=False).container(
             horizontal=True, wrap=True, gap="small")
