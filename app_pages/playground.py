@@ -556,10 +556,10 @@ with right:
                          on_change=lambda: None):
             classes = sorted(np.unique(ws.y[ws.train_ids]).tolist())
             # Callbacks run before the next script run, so the count above is already up to date.
-            qc1, qc2 = st.columns([2, 1])
+            qc1, qc2 = st.columns(2, vertical_alignment="bottom")  # halves: the labels fit at 1280 px
             qc1.selectbox("Class", classes, format_func=lambda c: f"class {c}", key="q_class")
             qc2.button("Select class", width="stretch", on_click=lambda: ss.workspace.select_class(ss.q_class))
-            qc1, qc2 = st.columns([2, 1])
+            qc1, qc2 = st.columns(2, vertical_alignment="bottom")  # halves: the labels fit at 1280 px
             qc1.number_input("k random training points", 1, max(1, len(ws.train_ids)), min(10, len(ws.train_ids)),
                              key="q_k")
 
@@ -649,7 +649,10 @@ def canvas_data(band, streaming=None) -> dict:
         frames = [ws.layers(ws.original).shade]
     ghost = Layers(None, None, band.majority(), band.agreed(AGREE)) if band is not None else None
     mode = "draw" if draw_mode and ss.get("w_draw_action") != SELECT else "select"
+    # the Quick selectors' region, previewed on the canvas while their panel is open
+    region = (*ss.q_x, *ss.q_y) if ss.get("quick_open") and "q_x" in ss and "q_y" in ss and ws.trained else None
     return payload_for(ws, frames=frames, frame_steps=steps, ghost=ghost, show_test=show_test, title=shown,
+                       region=region,
                        run=run, autoplay=True, mode=mode, live=streaming is not None,
                        draw_action="remove" if ss.get("w_draw_action") == "Remove points" else "add",
                        draw_class=int(ss.get("w_draw_class", 0)), interactive=ws.trained or draw_mode,

@@ -150,6 +150,28 @@ def test_touch_pinch_zooms_without_selecting(app_page: Page, app_url: str):
     assert_no_exception(page)
 
 
+def test_quick_selectors_stay_open_and_preview_their_region(app_page: Page, app_url: str):
+    """Opening Quick selectors draws their region on the canvas; selecting the region keeps the panel open and
+    selects exactly the training points inside it."""
+    page = app_page
+    open_canvas_page(page, app_url, "?dataset=moons&n=300&seed=0")
+    assert state(page)["region"] == ""
+    page.get_by_text("Quick selectors").click()
+    settle(page)
+    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.region !== ''")
+    region = page.evaluate(f"() => document.querySelector(\"{ROOT}\").__view.d.region")
+    assert region[0] < region[1] and region[2] < region[3]
+    inside = page.evaluate("""([s, r]) => { const v = document.querySelector(s).__view, out = [];
+        for (let i = 0; i < v.n; i++) { const x = v.xy[2 * i], y = v.xy[2 * i + 1];
+          if (v.role[i] === 0 && x >= r[0] && x <= r[1] && y >= r[2] && y <= r[3]) out.push(i); }
+        return out; }""", [ROOT, region])
+    page.get_by_role("button", name="Select region").click()
+    settle(page)
+    expect(page.get_by_role("button", name="Select k random")).to_be_visible()  # the panel stayed open
+    assert inside and selected(page) == sorted(inside)
+    assert_no_exception(page)
+
+
 def test_forget_then_step_by_step_and_play(app_page: Page, app_url: str):
     """Forget: the animation starts at step 0 and plays on the client; 'step ▶' advances one optimiser step;
     the last frame is the model now, different from the first; the loss chart's axis shows integer steps."""

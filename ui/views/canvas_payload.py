@@ -55,7 +55,7 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
                    autoplay: bool = False, mode: str = "select", draw_action: str = "add", draw_class: int = 0,
                    interactive: bool = True, ack: int = 0, version: str = "", height: int = 560,
                    opacity: float = 0.55, live: bool = False, alpha: np.ndarray | None = None,
-                   alpha_radius: float = ALPHA_RADIUS, panel: bool = False) -> dict:
+                   alpha_radius: float = ALPHA_RADIUS, panel: bool = False, region=None) -> dict:
     """The canvas component's data (JSON-ready).
 
     ``frames``: shade grids (uint8 [r, r], ``shade_of``), the first shown before playing, the last the
@@ -69,6 +69,7 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
     point (NaN: undefined or not computed), at ``alpha_radius``. ``panel``: a static figure beside the main
     canvas (e.g. the original model, the retrained one): zoom, hover and PNG only; no selection tools, no
     keyboard list, and its root is ``data-testid="jit-canvas-panel"`` so that it never counts as the canvas.
+    ``region``: (x0, x1, y0, y1) in data units, a rectangle previewed on the canvas (the Quick selectors'), or None.
     """
     r = int(spec.resolution)
     X = np.asarray(X, np.float32).reshape(-1, 2)
@@ -108,6 +109,7 @@ def canvas_payload(spec: GridSpec, X: np.ndarray, y: np.ndarray, *, n_classes: i
         "height": int(height), "opacity": float(opacity), "live": bool(live),
         "alpha": _b64(alpha, np.uint8) if alpha is not None else None, "alpha_radius": float(alpha_radius),
         "panel": bool(panel),
+        "region": [float(v) for v in region] if region is not None else None,
     }
 
 
@@ -188,7 +190,7 @@ def canvas_html(payload: dict, *, title: str = "JiT unlearning playground", capt
     """A standalone HTML page of the canvas: the same player as the app (canvas.js) with ``payload``'s
     frames embedded; no network, no plotly.js. Interactions stay in the page (nothing is sent anywhere).
     UTF-8 bytes, for ``st.download_button(..., mime="text/html")``."""
-    data = dict(payload, autoplay=False, interactive=True, mode="select", live=False)
+    data = dict(payload, autoplay=False, interactive=True, mode="select", live=False, region=None)
     text = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     page = _PAGE.format(title=html.escape(title), caption=html.escape(caption), css=CANVAS_CSS, js=player_js(),
                         data=text)

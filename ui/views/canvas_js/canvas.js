@@ -253,6 +253,7 @@ class CanvasView {
     this.root.dataset.frames = String(this.frames.length);
     this.root.dataset.run = d.run || "";
     this.root.dataset.live = String(!!d.live);
+    this.root.dataset.region = d.region ? d.region.map(v => v.toPrecision(4)).join(",") : "";
     this.root.dataset.lastStep = String(this.steps.length ? this.steps[this.steps.length - 1] : 0);
     // A panel (a static figure beside the canvas): zoom, hover and PNG; no selection, no keyboard list.
     const panel = !!d.panel;
@@ -404,6 +405,15 @@ class CanvasView {
       this.strokeSegs(ctx, fd.segs, "#000", 2.5, []);
     }
     this.drawPoints(ctx);
+    if (this.d.region) {  // the Quick selectors' region, previewed while its sliders move
+      const [rx0, rx1, ry0, ry1] = this.d.region;
+      const X0 = this.sx(rx0), X1 = this.sx(rx1), Y0 = this.sy(ry1), Y1 = this.sy(ry0);
+      ctx.setLineDash([6, 3]); ctx.strokeStyle = "#d9a400"; ctx.lineWidth = 2;
+      ctx.fillStyle = "rgba(255,200,0,0.12)";
+      ctx.fillRect(X0, Y0, X1 - X0, Y1 - Y0);
+      ctx.strokeRect(X0, Y0, X1 - X0, Y1 - Y0);
+      ctx.setLineDash([]);
+    }
     if (this.drag && this.drag.kind === "box") {
       const d = this.drag;
       ctx.setLineDash([4, 3]); ctx.strokeStyle = "#222"; ctx.lineWidth = 1.2;
