@@ -19,7 +19,7 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from .canvasutil import (ROOT, drag, frame_classes, frame_grid, ids_inside, isolated_point,  # noqa: E402
-                         open_canvas_page, plot_box, points, selected, state)
+                         open_canvas_page, plot_box, points, selected, state, wait_run_done)
 from .pageutil import RUN_TIMEOUT_MS, assert_no_exception, settle  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]  # a real server and browser: not in the fast loop
@@ -72,8 +72,7 @@ def test_click_select_forget_animate(app_page: Page, app_url: str):
     forget = page.get_by_role("button", name="Forget with jit")
     expect(forget).to_be_enabled()
     forget.click()
-    page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.run", timeout=RUN_TIMEOUT_MS)
-    settle(page)
+    wait_run_done(page)  # live mode streams the frames first (data-live "true"); then the run is applied
     assert_no_exception(page)
 
     n = int(state(page)["frames"])
@@ -177,7 +176,7 @@ def test_bad_csv_keeps_data_and_session_file_restores_state(app_page: Page, app_
     settle(page)
     expect(selected_heading(page)).to_have_text("10 points selected")
     page.get_by_role("button", name="Forget with jit").click()
-    settle(page)
+    wait_run_done(page)
     history = page.get_by_text("jit forgot 10 point(s)")
     expect(history).to_be_visible()
     with page.expect_download() as dl:
