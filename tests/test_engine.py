@@ -196,8 +196,10 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_keeps_every_finished_run(tmp_p
     """``python -m unlearn_core.bench --engine ray`` as a command, interrupted (SIGINT) once a cell is on disk."""
     out = tmp_path / "o"
     argv = ["-m", "unlearn_core.bench", "--dataset", "digits", "--setting", "full_class", "--methods", "jit",
-            "--seeds", "0,1,2", "--train-epochs", "1", "--out", str(out), "--quiet", "--no-plot", "--device", "cpu",
-            "--engine", "ray", "--cpus-per-task", "1"]
+            "--seeds", "0,1,2,3,4,5", "--train-epochs", "1", "--out", str(out), "--quiet", "--no-plot", "--device",
+            "cpu", "--engine", "ray", "--cpus-per-task", "1"]
+    # 6 cells on 2 CPUs: when the first run file appears, at least two rounds of cells are still to come (with 3
+    # seeds, a fast machine finished the whole grid before the signal arrived and exited 0)
     proc = subprocess.Popen([sys.executable, *argv], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, RAY_ADDRESS=""))
     runs = out / "runs"
@@ -212,6 +214,8 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_keeps_every_finished_run(tmp_p
     assert proc.returncode == 130 and "interrupted" in err, err[-2000:]
     finished = {p.name: p.read_text() for p in runs.iterdir()}
     assert finished and all(json.loads(t)["method"] for t in finished.values()), "every file is a whole run"
-    result = run_benchmark(config(out, settings=("full_class",), methods=("jit",), seeds=(0, 1, 2), overrides={}))
-    assert not result.notes and len(result.rows) == 9
+    assert len(finished) < 18, "the grid finished before the interrupt: nothing was cancelled"
+    result = run_benchmark(config(out, settings=("full_class",), methods=("jit",), seeds=tuple(range(6)),
+                                  overrides={}))
+    assert not result.notes and len(result.rows) == 18
     assert all((runs / name).read_text() == text for name, text in finished.items()), "finished runs were kept"
