@@ -900,10 +900,15 @@ const VIEWS = new WeakMap();
 
 // Streamlit components v2 entry point: called on mount and again whenever `data` changes, with the same
 // parentElement; the view (zoom, tool, frame, playback) survives those calls.
+//
+// The cleanup removes the view's element. Streamlit 1.67 calls it at unmount, and also right after a call whose
+// module import was still pending when the data changed (a fresh page whose first run reruns at once, such as
+// a shared link with a history): that call's view must go, or the next call mounts a second canvas beside it.
 export default function (component) {
   const {data, parentElement, setTriggerValue} = component;
   let view = VIEWS.get(parentElement);
   if (!view) {
+    for (const stale of parentElement.querySelectorAll(":scope > .ulc-root")) stale.remove();
     const root = document.createElement("div");
     parentElement.appendChild(root);
     view = new CanvasView(root, {send: ev => setTriggerValue("event", ev)});
@@ -913,5 +918,9 @@ export default function (component) {
     view.hooks.send = ev => setTriggerValue("event", ev);
   }
   if (data) view.update(data);
-  return () => { view.destroy(); VIEWS.delete(parentElement); };
+  return () => {
+    view.destroy();
+    view.root.remove();
+    if (VIEWS.get(parentElement) === view) VIEWS.delete(parentElement);
+  };
 }
