@@ -459,14 +459,19 @@ def effective_hp(n_points: int, *, stretch: bool = True) -> tuple[dict, dict | N
     return ({**hp, **change} if change else hp), change
 
 
+def forget_running() -> bool:
+    """Whether a forget request of this workspace is still running in live mode."""
+    running = live.current_run() if not PLOTLY_CANVAS and live.ENABLED else None
+    return running is not None and not running.done and running.belongs_to(ws)
+
+
 def run_forget(hp: dict) -> None:
     """Forget the selection. The canvas component: in a background thread whose frames stream into the canvas
     (live mode, ``app_pages.live``; the page applies the result when it ends). The Plotly canvas: here, with a
     progress bar. Either way a diverged run is kept aside to show, not applied."""
     total = report.steps_for(len(ws.selection), hp["batch_size"], hp["epochs"]) if method == "jit" else None
     if not PLOTLY_CANVAS and live.ENABLED:
-        running = live.current_run()
-        if running is not None and not running.done and running.belongs_to(ws):
+        if forget_running():
             st.info("The last forget request is still running: its result comes first.")
             return
         error, _ = ws.check_forget(ws.selection)
@@ -508,6 +513,10 @@ with right:
                               help=p.story)
     if ws.trained and (ss.pop("forget_requested", False) or run_now):
         run_forget(effective_hp(len(ws.selection), stretch=not run_now)[0])  # a preset runs its values as they are
+    # Live mode: a forget that ended is applied here, before anything below reads the workspace (the selection
+    # count, the Forget button, the canvas), or shown aside when it diverged; one still running streams into the
+    # canvas (app_pages/live.py), and the band waits for it.
+    streaming, _ = (None, None) if PLOTLY_CANVAS else live.settle_run(ws)
     if draw_mode:
         st.subheader("Your own data")
         if ss.pop("after_train", False):
@@ -599,8 +608,15 @@ with right:
                       help="Smaller batches give more optimiser steps to watch. The step size shrinks in proportion "
                            "so the total distance travelled stays about the same, and the step is scaled by a probe "
                            "over all forget points (one small point cannot blow it up).")
-        st.button(f"Forget with {method}", type="primary", disabled=error is not None, on_click=request_forget,
-                  help=error or f"Apply {method} to the {len(ws.selection)} selected points.", width="stretch")
+        # A forget still streaming into the canvas: Forget waits for it (the page reruns when it ends)
+        forget_busy = streaming is not None
+        st.button(f"Forget with {method}", type="primary", disabled=error is not None or forget_busy,
+                  on_click=request_forget, width="stretch", key="forget_button",  # keyed: one button whatever its help
+                  help=error or ("A forget request is running; Forget comes back when it ends." if forget_busy
+                                 else f"Apply {method} to the {len(ws.selection)} selected points."))
+        if forget_busy:
+            st.caption("**Forgetting...** the canvas shows each optimiser step as it is computed; Forget comes back "
+                       "when the run ends.")
         if error and not ws.selection:
             st.caption(error)
         loss_slot = st.empty()
@@ -677,9 +693,6 @@ with left:
     # A container, not st.empty(): an empty placeholder is re-sent first on every rerun, which would unmount the
     # canvas component and lose its zoom, tool and playback.
     slot = st.empty() if PLOTLY_CANVAS else st.container()
-    # Live mode: a forget that ended is applied here (or shown aside when it diverged); one still running
-    # streams into the canvas (app_pages/live.py), and the band below waits for it.
-    streaming, _ = (None, None) if PLOTLY_CANVAS else live.settle_run(ws)
     if live.note():
         kind, text = live.note()
         (notices.error if kind == "error" else notices.warning)(text)

@@ -83,8 +83,10 @@ def test_select_forget_undo_reset_through_widgets():
     assert df.loc["retrained from scratch", "boundary ≠ retrain % ↓"] == "0"
     assert df.loc["original", "method seconds"] == "" and float(df.loc["unlearned (jit)", "method seconds"]) > 0
     assert any("jit** forgot 5 point(s)" in m.value for m in at.markdown)
+    assert not any("Forgetting..." in c.value for c in at.caption)  # the run is over: Forget is not held back
     # A second request, then undo and reset.
     button(at, "Select k random").click().run()
+    assert not button(at, "Forget with jit").disabled
     button(at, "Forget with jit").click().run()
     assert len(at.session_state["workspace"].steps) == 2
     button(at, "Undo").click().run()

@@ -331,9 +331,12 @@ def test_live_mode_streams_frames_while_the_run_goes(app_page: Page, app_url: st
     settle(page)
     expect(heading(page)).to_have_text("20 points selected")
     page.evaluate(f"""() => {{ const r = document.querySelector("{ROOT}"); window.rec = []; let last = '';
-        const poll = () => {{ const d = r.dataset; const v = [d.run, d.live, +d.frames, +d.lastStep, d.playing].join('|');
+        const forget = () => Array.from(document.querySelectorAll('button')).filter(b => b.innerText.includes('Forget with') && b.getBoundingClientRect().height > 0);
+        const poll = () => {{ const d = r.dataset; const bs = forget(); const off = bs.length ? bs[0].disabled : null;
+          const v = [d.run, d.live, +d.frames, +d.lastStep, d.playing, off, bs.length].join('|');
           if (v !== last) {{ window.rec.push({{run: d.run, live: d.live, frames: +d.frames, last: +d.lastStep,
-            steps: Array.from(r.__view.steps), playing: d.playing, t: performance.now()}}); last = v; }}
+            steps: Array.from(r.__view.steps), playing: d.playing, forgetOff: off, forgets: bs.length,
+            t: performance.now()}}); last = v; }}
           if (window.rec.length < 5000) requestAnimationFrame(poll); }}; poll(); }}""")
     page.get_by_role("button", name="Forget with jit").click()
     page.wait_for_function(f"() => document.querySelector(\"{ROOT}\").dataset.live === 'true'", timeout=RUN_TIMEOUT_MS)
@@ -350,10 +353,15 @@ def test_live_mode_streams_frames_while_the_run_goes(app_page: Page, app_url: st
     assert lasts[0] < 400, "nothing was shown before the run ended"
     for r in streamed:  # real steps, in order, from the step before the run
         assert r["steps"][0] == 0 and r["steps"] == sorted(set(r["steps"])) and r["frames"] == len(r["steps"])
+    # the page that started the run drew Forget disabled before the canvas (a second press would only be refused)
+    # and one of it: a button whose help changed used to show twice (the new one and the old, stale) for the run
+    assert all(r["forgetOff"] is True for r in streamed), [(r["forgetOff"], r["last"]) for r in streamed]
+    assert all(r["forgets"] == 1 for r in rec), [(r["forgets"], r["live"], r["last"], r["forgetOff"], rec.index(r), len(rec)) for r in rec if r["forgets"] != 1]
     final = rec[-1]
     assert final["run"] == run, "the finished run restarted the player under another name"
     assert final["live"] == "false" and final["last"] == 400 and final["frames"] == 60
     assert all(r["run"] == run for r in rec[rec.index(streamed[0]):]), "the run changed name while streaming"
     expect(page.get_by_text(re.compile(r"forgot 20 point\(s\) in 400 steps"))).to_be_visible()
+    expect(page.get_by_text("Forgetting...")).to_have_count(0)  # the run's end reran the page
     assert len([p for p in points(page) if p["kind"] == "forgotten"]) == 20
     assert_no_exception(page)
