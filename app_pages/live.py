@@ -3,7 +3,8 @@
 The canvas is always mounted through ``mount_canvas`` (so its place in the page, and with it the component in
 the browser, zoom, tool and playback included, stays the same in every run). While a ``ui.state.live.LiveRun``
 is going the fragment reruns every ``TICK_S`` seconds and re-sends the canvas with the frames so far (same
-key: the browser keeps the component, which appends them to the running animation); once the run has ended
+key: the browser keeps the component, which appends them to the running animation; after the first payload
+only the frames it does not hold yet travel); once the run has ended
 it reruns the whole page, which applies the result (``finish``) and draws the rest (loss chart, metrics,
 history, the retrain band). A gesture on the canvas (a widget in the fragment) would rerun only the fragment:
 it reruns the whole page too, as before.
@@ -19,6 +20,8 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from app_pages.canvas_component import canvas as canvas_component
+from app_pages.canvas_component import event_of
+from ui.views.canvas_payload import only_new_frames
 from ui.state.live import APPLIED, CANCELLED, DIVERGED, STALE, LiveRun
 
 #: Live mode on (default) or off (PLAYGROUND_LIVE=0: the forget runs in the page's script, as before issue 12;
@@ -29,6 +32,10 @@ ENABLED = os.environ.get("PLAYGROUND_LIVE", "1").strip() != "0"
 #: ticks and 33 s with 0.3 s (each tick costs the server and the browser a page update, which starves the
 #: worker thread); alone the same run takes 1.2 s.
 TICK_S = 0.5
+#: Each payload of a streaming run after the first carries only the frames the canvas does not hold yet
+#: (``only_new_frames``); PLAYGROUND_LIVE_DELTA=0 re-sends every frame each tick (benchmarks/live_traffic.py
+#: compares the two).
+DELTA = os.environ.get("PLAYGROUND_LIVE_DELTA", "1").strip() != "0"
 #: How long the page waits for the first optimiser step before it shows the canvas without it.
 FIRST_STEP_WAIT_S = 3.0
 #: How long the page, once the canvas holds a run's first frames, waits for the run to end before it draws the
@@ -39,6 +46,14 @@ CANCEL_WAIT_S = 2.0
 #: Session-state keys: the running LiveRun, the run name of each live step (``id(step)`` -> name), a note.
 RUN_KEY, NAMES_KEY, NOTE_KEY = "live_run", "live_run_names", "live_note"
 _GESTURE_KEY = "live_canvas_gesture"
+#: (run name, the steps of each of the last DELTA_BASE payloads sent for it, oldest first).
+SENT_KEY = "live_sent_frames"
+#: A live payload leaves out only the frames the canvas held DELTA_BASE payloads ago. The canvas does not see every
+#: payload: React renders only the newest of those that arrive together, and Streamlit drops the unsent messages
+#: of a script run a new run interrupts. Against the previous payload alone it lacked frames (and asked for all
+#: again) 5 times in one 400-step run; so the canvas may miss up to DELTA_BASE - 1 payloads in a row (frames
+#: only accumulate or are thinned away, never come back, so what it held then it still holds if it is still sent).
+DELTA_BASE = 3
 
 
 def can_tick() -> bool:
@@ -132,11 +147,30 @@ def _canvas_fragment(make_data: Callable[[LiveRun | None], dict], on_event: Call
     run = current_run()
     if again and (run is None or run.done):
         st.rerun(scope="app")  # the run ended: the whole page applies it and draws the rest
-    canvas_component(make_data(run if run is not None and not run.done else None), key=key,
-                     on_event=lambda: _gesture(on_event))
+    data = make_data(run if run is not None and not run.done else None)
+    canvas_component(_new_frames_only(data), key=key, on_event=lambda: _gesture(on_event, key))
 
 
-def _gesture(on_event: Callable[[], None] | None) -> None:
+def _new_frames_only(data: dict) -> dict:
+    """A live payload without the frames the canvas held DELTA_BASE payloads ago (a live frame never changes);
+    any other payload whole. Remembers what went out."""
+    ss = st.session_state
+    if not (DELTA and data.get("live") and data.get("run")):
+        ss.pop(SENT_KEY, None)
+        return data
+    run, sent = ss.get(SENT_KEY, ("", []))
+    if run != data["run"]:
+        sent = []
+    out = only_new_frames(data, sent[0] if sent else ())
+    ss[SENT_KEY] = (data["run"], [*sent, tuple(data["steps"])][-DELTA_BASE:])
+    return out
+
+
+def _gesture(on_event: Callable[[], None] | None, key: str) -> None:
+    ev = event_of(st.session_state.get(key))
+    if ev is not None and ev.get("kind") == "resend":  # the canvas lacks frames of the live run: the fragment's
+        st.session_state.pop(SENT_KEY, None)           # own rerun sends them all
+        return
     if on_event is not None:
         on_event()
     st.session_state[_GESTURE_KEY] = True

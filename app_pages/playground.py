@@ -488,7 +488,7 @@ def run_forget(hp: dict) -> None:
             bar.progress(min(1.0, step / total), text=f"step {step} of {total}, loss {loss:.3g}")
 
     try:
-        ws.forget(method, hp, device=cfg.device, on_step=on_step)
+        ws.forget(method, hp, device=cfg.device, on_step=on_step, total_steps=total)
         ss.pop("failed_run", None)
     except Diverged as err:
         ss.failed_run = dict(message=str(err), frames=err.frames, frame_steps=err.frame_steps,

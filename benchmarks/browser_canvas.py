@@ -70,9 +70,9 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, canvas: str):
+    def __init__(self, canvas: str, **env_vars: str):
         self.port = free_port()
-        env = dict(os.environ, PLAYGROUND_CANVAS=canvas, PYTHONDONTWRITEBYTECODE="1")
+        env = dict(os.environ, PLAYGROUND_CANVAS=canvas, PYTHONDONTWRITEBYTECODE="1", **env_vars)
         self.log = tempfile.NamedTemporaryFile(prefix="bench-streamlit-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address",

@@ -7,7 +7,7 @@ import pytest
 from ui.state.grids import GridSpec, Layers, class_bands, shade_of
 from ui.state.workspace import new_workspace
 from ui.views.canvas_payload import (FORGOTTEN, HIDDEN, TEST, TRAIN, canvas_html, canvas_payload, decode,
-                                     payload_for, player_js)
+                                     only_new_frames, payload_for, player_js)
 import torch
 
 
@@ -106,3 +106,30 @@ def test_a_panel_is_flagged_and_the_main_canvas_is_not():
     grid = np.zeros((ws.gridspec.resolution,) * 2, np.uint8)
     assert payload_for(ws, frames=[grid], panel=True, interactive=False)["panel"] is True
     assert payload_for(ws, frames=[grid])["panel"] is False
+
+
+def test_a_live_payload_carries_only_the_frames_the_canvas_lacks():
+    """After the first payload of a live run only new frames travel; held plus new rebuild the full animation,
+    thinned frames included (a step the run dropped is not asked for)."""
+    r, k = 8, 2
+    spec = GridSpec((-1.0, 1.0, -1.0, 1.0), r)
+    X = np.zeros((4, 2), np.float32)
+    y = np.array([0, 1, 0, 1])
+    grid = {s: grids(r, k, s)[0] for s in range(12)}
+
+    def live(steps):
+        return canvas_payload(spec, X, y, n_classes=k, frames=[grid[s] for s in steps], frame_steps=steps,
+                              run="live:1", live=True)
+
+    first = live([0, 1, 2, 3])
+    assert only_new_frames(first, ()) is first and "new_steps" not in first  # nothing held: whole
+    second = live([0, 2, 4, 5, 6])  # the run thinned step 1 and 3 away and computed 4..6
+    delta = only_new_frames(second, first["steps"])
+    assert delta["new_steps"] == [4, 5, 6] and delta["steps"] == [0, 2, 4, 5, 6]
+    assert len(delta["frames"]) == 3 and len(json.dumps(delta)) < len(json.dumps(second))
+    held = dict(zip(first["steps"], first["frames"]))
+    held.update(zip(delta["new_steps"], delta["frames"]))
+    assert [held[s] for s in delta["steps"]] == second["frames"]  # what the canvas rebuilds is the full payload
+    assert only_new_frames(second, second["steps"])["frames"] == []  # nothing new: points and steps only
+    with pytest.raises(ValueError, match="new frames only"):
+        decode(delta)

@@ -5,6 +5,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 import pytest
+import torch
 
 from ui.state import config, events, report
 from ui.state import workspace as workspace_module
@@ -66,6 +67,31 @@ def test_frames_are_capped_at_the_budget(trained):
     assert len(step.history) == 80
     assert len(step.frames) == 60 and step.frame_steps[0] == 0 and step.frame_steps[-1] == 80
     assert step.frame_steps == sorted(set(step.frame_steps))
+
+
+def test_a_known_run_length_computes_only_the_kept_frames_and_they_are_the_same(trained, monkeypatch):
+    """``total_steps`` (the page passes JiT's run length): 60 grids computed instead of 81, the same steps and the
+    same frames as recording every step and thinning; a wrong length still ends with the last step's frame."""
+    hp = dict(batch_size=1, lr=0.01, normalize_step="probe")
+    calls = []
+    real = workspace_module.encode
+    monkeypatch.setattr(workspace_module, "encode", lambda *a, **k: calls.append(1) or real(*a, **k))
+    runs = {}
+    for total in (None, 80, 200):
+        ws = fresh(trained)
+        ws.select(ws.train_ids[:80])
+        calls.clear()
+        seen = []
+        runs[total] = (ws.forget("jit", hp, total_steps=total, on_frame=lambda s, f: seen.append(s)), len(calls), seen)
+    every, exact, wrong = runs[None], runs[80], runs[200]
+    assert every[1] == 81 and exact[1] == 60  # grids computed: 1 before the run + one per step, or the kept ones
+    assert exact[0].frame_steps == every[0].frame_steps and exact[2] == exact[0].frame_steps
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+               for a, b in zip(exact[0].frames, every[0].frames))
+    torch.testing.assert_close(exact[0].model.state_dict(), every[0].model.state_dict())
+    # 200 announced, 80 run: the frames of the steps <= 80 the spacing for 200 picks, then step 80's
+    assert wrong[0].frame_steps[-1] == 80 and wrong[2][-1] == 80 and len(wrong[0].frames) < 60
+    assert np.array_equal(wrong[0].frames[-1][0], every[0].frames[-1][0])
 
 
 def test_sequential_forget_undo_and_reset(trained):

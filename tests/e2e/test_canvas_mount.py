@@ -7,6 +7,9 @@ returned cleanup at unmount. When the data change while the module import is sti
 first script run reruns at once: a shared link with a forget history), it calls the entry for the old data and
 runs that call's cleanup at once, then calls the entry for the new data. A cleanup that left its element in
 place showed two canvases, one above the other (found by tests/e2e/test_share_browser.py).
+
+A live run's payloads after the first carry only the frames the canvas lacks (``only_new_frames``); the canvas
+rebuilds the animation from the frames it holds and asks for everything (a ``resend`` event) when one is missing.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ if not os.access(os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium"), os.X_OK):
 from playwright.sync_api import Page  # noqa: E402
 
 from ui.state.grids import GridSpec  # noqa: E402
-from ui.views.canvas_payload import CANVAS_CSS, CANVAS_JS, canvas_payload  # noqa: E402
+from ui.views.canvas_payload import CANVAS_CSS, CANVAS_JS, canvas_payload, only_new_frames  # noqa: E402
 
 pytestmark = [pytest.mark.e2e]
 
@@ -79,3 +82,47 @@ def test_a_call_cleaned_up_at_once_leaves_no_second_canvas(page: Page):
     roots = page.evaluate("() => window.roots()")
     assert [r["run"] for r in roots] == ["after-rerun"]
     assert page.evaluate("() => window.host.querySelectorAll('canvas').length") >= 1
+
+
+def live_payload(steps: list[int]) -> dict:
+    r = 16
+    X = np.random.default_rng(0).normal(size=(12, 2)).astype(np.float32)
+    frames = [np.random.default_rng(s).integers(0, 200, (r, r)).astype(np.uint8) for s in steps]
+    return json.loads(json.dumps(canvas_payload(GridSpec((-3.0, 3.0, -3.0, 3.0), r), X, np.arange(12) % 2, n_classes=2,
+                                                frames=frames, frame_steps=steps, train_ids=range(12),
+                                                run="live:7", live=True)))
+
+
+FRAMES = """() => { const v = window.host.querySelector("[data-testid='jit-canvas']").__view;
+  return {steps: Array.from(v.steps), sums: v.frames.map(f => f.reduce((a, b) => a + b, 0))}; }"""
+
+
+def sums(steps: list[int]) -> list[int]:
+    return [int(np.random.default_rng(s).integers(0, 200, (16, 16)).astype(np.uint8).sum()) for s in steps]
+
+
+def test_live_payloads_of_new_frames_rebuild_the_whole_animation(page: Page):
+    first = live_payload([0, 1, 2, 3])
+    page.evaluate("d => { window.call(d); }", first)
+    second = only_new_frames(live_payload([0, 2, 4, 5]), first["steps"])  # steps 1 and 3 thinned away
+    assert second["new_steps"] == [4, 5] and len(second["frames"]) == 2
+    page.evaluate("d => { window.call(d); }", second)
+    assert page.evaluate(FRAMES) == {"steps": [0, 2, 4, 5], "sums": sums([0, 2, 4, 5])}
+    assert page.evaluate("() => window.sent") == []  # nothing was missing: nothing asked
+    # A payload that assumes a frame the canvas never got (step 7): it shows what it has and asks for all
+    lost = only_new_frames(live_payload([0, 2, 4, 5, 7, 8]), [0, 2, 4, 5, 7])
+    page.evaluate("d => { window.call(d); }", lost)
+    assert page.evaluate(FRAMES) == {"steps": [0, 2, 4, 5, 8], "sums": sums([0, 2, 4, 5, 8])}
+    assert page.evaluate("() => window.sent") == [["event", {"kind": "resend"}]]
+    page.evaluate("d => { window.call(d); }", lost)  # asked at most once a second
+    assert len(page.evaluate("() => window.sent")) == 1
+    page.evaluate("d => { window.call(d); }", live_payload([0, 2, 4, 5, 7, 8]))  # the whole payload: healed
+    assert page.evaluate(FRAMES) == {"steps": [0, 2, 4, 5, 7, 8], "sums": sums([0, 2, 4, 5, 7, 8])}
+
+
+def test_new_frames_of_another_run_are_not_mixed_with_the_held_ones(page: Page):
+    page.evaluate("d => { window.call(d); }", live_payload([0, 1, 2]))
+    other = only_new_frames({**live_payload([0, 1, 2, 3]), "run": "live:8"}, [0, 1, 2])
+    page.evaluate("d => { window.call(d); }", other)
+    assert page.evaluate(FRAMES)["steps"] == [3]  # only what came with it
+    assert page.evaluate("() => window.sent") == [["event", {"kind": "resend"}]]

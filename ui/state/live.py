@@ -89,7 +89,7 @@ class LiveRun:
         status, step, error, trace = FAILED, None, None, ""
         try:
             step = work.forget(self.method, self.hp, device=self.device, on_step=self._on_step,
-                               on_frame=self._on_frame)
+                               on_frame=self._on_frame, total_steps=self.total_steps)
             status = "done"
         except Cancelled:
             status = CANCELLED

@@ -274,14 +274,17 @@ class Workspace:
     # --- unlearning --------------------------------------------------------------------
     def forget(self, method: str, hyperparameters: dict | None = None, *, device="cpu",
                on_step: Callable[[int, float], None] | None = None, record_frames: bool = True,
-               on_frame: Callable[[int, np.ndarray], None] | None = None) -> ForgetStep:
+               on_frame: Callable[[int, np.ndarray], None] | None = None,
+               total_steps: int | None = None) -> ForgetStep:
         """Forget the current selection with ``method``; on success the selection becomes a new step.
 
         Records the class-probability grid before the run and after every optimiser step (at most
-        MAX_FRAMES of them, evenly spaced, always with the last). A non-finite loss, or one EXPLODED
+        MAX_FRAMES of them, evenly spaced, always with the last). ``total_steps``, the run's length when the
+        caller knows it (JiT: ``report.steps_for``), computes only the frames that are kept: a grid costs a
+        forward pass over every cell, which was most of a long run's time. The frames are the same. A non-finite loss, or one EXPLODED
         times the first step's, stops the run; a collapse to one class is detected after it; all raise
         ``Diverged`` and change nothing. ``on_frame(step, shade)`` hears of each frame as it is recorded
-        (step 0 = before; every one, before the thinning to MAX_FRAMES), e.g. to stream it (ui.state.live);
+        (step 0 = before; every one computed, before the thinning to MAX_FRAMES), e.g. to stream it (ui.state.live);
         an exception it raises stops the run and propagates.
         """
         ids = self.selectable(self.selection)
@@ -293,6 +296,10 @@ class Workspace:
         spec = self.gridspec
         frames = [encode(base, spec, self.n_classes)] if record_frames else []
         frame_steps = [0] if record_frames else []
+        # a known long run: only the steps the thinning below keeps (it keeps these of a run of that length)
+        wanted = None
+        if record_frames and total_steps is not None and int(total_steps) + 1 > MAX_FRAMES:
+            wanted = set(np.linspace(0, int(total_steps), MAX_FRAMES).round().astype(int).tolist())
         if record_frames and on_frame is not None:
             on_frame(0, frames[0][0])
         retain = self.retain_ids(ids)
@@ -306,7 +313,7 @@ class Workspace:
             first = losses[0]["loss"]
             if step > 1 and abs(loss) > EXPLODED * max(abs(first), LOSS_SCALE_FLOOR):
                 raise Diverged(f"the loss exploded from {first:.3g} at step 1 to {loss:.3g} at step {step}", step)
-            if record_frames:
+            if record_frames and (wanted is None or step in wanted):
                 frames.append(encode(model, spec, self.n_classes))
                 frame_steps.append(step)
                 if on_frame is not None:
@@ -319,6 +326,11 @@ class Workspace:
             res = unlearn(method, base, forget=self.pairs(ids), retain=self.pairs(retain) if needs_retain else None,
                           device=device, callback=callback, **hp)
             model = res.model.cpu().eval()
+            if record_frames and losses and frame_steps[-1] != losses[-1]["step"]:  # the run was not that long
+                frames.append(encode(model, spec, self.n_classes))
+                frame_steps.append(losses[-1]["step"])
+                if on_frame is not None:
+                    on_frame(frame_steps[-1], frames[-1][0])
             check_health(model, self.X[retain], self.y[retain])
         except Diverged as err:  # nothing changed in the workspace; keep the failed run for display
             err.frames, err.frame_steps, err.history = frames, frame_steps, losses

@@ -2,12 +2,18 @@
 
     canvas_payload(...) -> dict        the component's ``data``: grids and points as base64 bytes
     payload_for(ws, ...) -> dict       the same for a ``Workspace`` (its points, split, forgotten, selection)
+    only_new_frames(payload, known)    a live payload without the frames the canvas already holds
     decode(payload) -> dict            numpy arrays back from a payload (tests, tools)
     canvas_html(payload) -> bytes      one offline HTML file: the same player (canvas.js) and the frames
     CANVAS_JS, CANVAS_CSS              the component's assets (vanilla JS, no build step)
 
 Live mode (``live=True``): the frames are those of a forget request still running (ui.state.live); the
-player keeps playing into the frames that arrive with the next payload of the same ``run``.
+player keeps playing into the frames that arrive with the next payload of the same ``run``. A live frame
+never changes once recorded, so each payload after the first leaves out the frames the canvas already holds
+(``only_new_frames``; app_pages/live.py decides which: those it held a few payloads ago): ``steps`` lists every
+frame's step as always, ``new_steps`` the steps of the frames it carries; the canvas rebuilds the animation from
+the frames it holds, and asks for everything again (a ``resend`` event) if one is missing. A 60-frame payload of
+a 100x100 grid is about 800 kB; a tick of new frames tens of kB.
 Each point carries the paper's information measure alpha(x) (``unlearn_core.scenarios.information``, radius
 ``ALPHA_RADIUS`` in standardised units, over the training points), shown by the hover readout.
 
@@ -123,6 +129,18 @@ def payload_for(ws: Workspace, *, frames: list[np.ndarray], frame_steps: list[in
                           selection=ws.selection if show_selection else (), **kw)
 
 
+def only_new_frames(payload: dict, known) -> dict:
+    """``payload`` (of a live run) without the frames whose steps are in ``known``, the steps the canvas holds
+    for the same run: ``frames`` keeps the others, ``new_steps`` names their steps, ``steps`` still lists
+    every frame's step. Empty ``known``: the payload as it is (no ``new_steps``: the canvas takes it whole)."""
+    known = {int(k) for k in known}
+    if not known:
+        return payload
+    keep = [i for i, step in enumerate(payload["steps"]) if step not in known]
+    return {**payload, "frames": [payload["frames"][i] for i in keep],
+            "new_steps": [payload["steps"][i] for i in keep]}
+
+
 def alpha_of(ws: Workspace, radius: float = ALPHA_RADIUS) -> np.ndarray:
     """alpha(x) of every point of ``ws`` (NaN for test points): ``scenarios.information`` over the training
     points, the forgotten ones included (the data the model was trained on)."""
@@ -146,6 +164,8 @@ def decode(payload: dict) -> dict:
     """The arrays of a payload: xy float32 [n, 2], labels and roles uint8 [n], frames uint8 [f, r, r],
     ghost / agreed uint8 [r, r] or None."""
     r = payload["res"]
+    if "new_steps" in payload:
+        raise ValueError("a payload of new frames only (only_new_frames) cannot be decoded alone")
 
     def raw(s, dtype):
         return np.frombuffer(base64.b64decode(s), dtype) if s else None

@@ -13,7 +13,8 @@
 // by the next), or the drawn / removed points not yet acknowledged (data.ack).
 // Live mode (data.live): the frames are a forget request still running; the next data of the same run brings
 // more, and the player plays on into them instead of stopping at the last frame (every frame is a real
-// optimiser step). A new payload of the same run keeps the optimiser step shown, whatever frames it keeps.
+// optimiser step). A new payload of the same run keeps the optimiser step shown, whatever frames it keeps, and
+// after the first carries only the frames not sent before (framesOf).
 
 const PREFIX = "ulc";
 const SPEEDS = [1, 2, 4, 8, 15, 30, 60];  // optimiser steps (frames) per second
@@ -226,8 +227,7 @@ class CanvasView {
     this.alpha = d.alpha ? b64bytes(d.alpha) : null;
     this.role = b64bytes(d.roles);  // 0 train, 1 test, 2 forgotten, 3 hidden
     this.n = this.y.length;
-    this.frames = (d.frames || []).map(b64bytes);
-    this.steps = d.steps || this.frames.map((_, i) => i);
+    [this.frames, this.steps] = this.framesOf(d);
     this.ghost = d.ghost ? b64bytes(d.ghost) : null;
     this.agreed = d.agreed ? b64bytes(d.agreed) : null;
     this.cache = new Map();
@@ -281,6 +281,30 @@ class CanvasView {
     }
     this.layout();
     this.rebuildList();
+  }
+
+  // The frames and their steps in `d`. A live payload after the first carries only the frames this canvas does
+  // not hold yet (d.new_steps: their steps; d.steps: every frame's step): the rest come from the frames held for
+  // the same run. Where one is missing (a payload lost, the canvas mounted anew) it shows what it has and asks
+  // Python for everything ("resend", at most once a second).
+  framesOf(d) {
+    const got = (d.frames || []).map(b64bytes);
+    if (!d.new_steps) return [got, d.steps || got.map((_, i) => i)];
+    const have = new Map();
+    if (d.run && d.run === this.lastRun && this.steps) this.steps.forEach((s, i) => have.set(s, this.frames[i]));
+    d.new_steps.forEach((s, i) => have.set(s, got[i]));
+    const steps = d.steps.filter(s => have.has(s));
+    if (steps.length < d.steps.length) this.askResend();
+    return [steps.map(s => have.get(s)), steps];
+  }
+
+  askResend() {
+    const now = performance.now();
+    if (this.resendAt !== undefined && now - this.resendAt < 1000) return;
+    this.resendAt = now;
+    this.resends = (this.resends || 0) + 1;
+    this.root.dataset.resends = String(this.resends);
+    if (this.hooks.send) this.hooks.send({kind: "resend"});
   }
 
   buildLut() {
