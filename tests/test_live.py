@@ -134,3 +134,40 @@ def test_cancel_stops_the_worker_at_its_next_frame(trained):
     assert run.join(60) and run.status == CANCELLED
     assert run.outcome(ws) == CANCELLED and not ws.steps
     assert run.last_step() < 200
+
+
+# --- what a live tick sends (app_pages/live.py) --------------------------------------------------------------
+
+def test_a_live_tick_leaves_out_what_the_canvas_held_three_payloads_ago_and_a_resend_sends_all(monkeypatch):
+    import streamlit as st
+
+    from app_pages import live as page_live
+
+    ss: dict = {}
+    monkeypatch.setattr(st, "session_state", ss)
+    monkeypatch.setattr(page_live, "DELTA", True)
+
+    def payload(steps, run="live:1", live=True):
+        return {"run": run, "live": live, "steps": steps, "frames": [f"f{s}" for s in steps]}
+
+    sent = [page_live._new_frames_only(payload(s)) for s in ([0, 1], [0, 1, 2], [0, 1, 2, 3], [0, 2, 3, 4, 5],
+                                                              [0, 2, 4, 5, 6])]
+    assert "new_steps" not in sent[0] and sent[0]["frames"] == ["f0", "f1"]  # the first: whole
+    assert sent[1]["new_steps"] == [2] and sent[2]["new_steps"] == [2, 3]  # against the first, while 3 are not out
+    assert sent[3]["new_steps"] == [2, 3, 4, 5]  # against the first: the canvas may have missed the two before
+    assert sent[4]["new_steps"] == [4, 5, 6] and sent[4]["frames"] == ["f4", "f5", "f6"]  # against the second
+    assert sent[4]["steps"] == [0, 2, 4, 5, 6]
+    other = page_live._new_frames_only(payload([0, 1], run="live:2"))  # another run: whole
+    assert "new_steps" not in other
+    # the canvas asks for everything: the next tick is whole; its other gestures still reach the page
+    heard = []
+    ss["canvas"] = {"event": {"kind": "resend"}}
+    page_live._gesture(lambda: heard.append(1), "canvas")
+    assert page_live.SENT_KEY not in ss and not heard and page_live._GESTURE_KEY not in ss
+    assert "new_steps" not in page_live._new_frames_only(payload([0, 1, 2], run="live:2"))
+    ss["canvas"] = {"event": {"kind": "select", "seq": 3, "selection": [1]}}
+    page_live._gesture(lambda: heard.append(1), "canvas")
+    assert heard == [1] and ss[page_live._GESTURE_KEY] is True
+    # a payload that is not live goes whole and forgets what went out
+    done = page_live._new_frames_only(payload([0, 1, 2], run="live:2", live=False))
+    assert "new_steps" not in done and page_live.SENT_KEY not in ss
