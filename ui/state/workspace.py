@@ -281,11 +281,11 @@ class Workspace:
         Records the class-probability grid before the run and after every optimiser step (at most
         MAX_FRAMES of them, evenly spaced, always with the last). ``total_steps``, the run's length when the
         caller knows it (JiT: ``report.steps_for``), computes only the frames that are kept: a grid costs a
-        forward pass over every cell, which was most of a long run's time. The frames are the same. A non-finite loss, or one EXPLODED
-        times the first step's, stops the run; a collapse to one class is detected after it; all raise
-        ``Diverged`` and change nothing. ``on_frame(step, shade)`` hears of each frame as it is recorded
-        (step 0 = before; every one computed, before the thinning to MAX_FRAMES), e.g. to stream it (ui.state.live);
-        an exception it raises stops the run and propagates.
+        forward pass over every cell, which was most of a long run's time. The frames are the same.
+        A non-finite loss, or one EXPLODED times the first step's, stops the run; a collapse to one class is
+        detected after it; all raise ``Diverged`` and change nothing. ``on_frame(step, shade)`` hears of each
+        frame as it is recorded (step 0 = before; every one computed, before the thinning to MAX_FRAMES), e.g.
+        to stream it (ui.state.live); an exception it raises stops the run and propagates.
         """
         ids = self.selectable(self.selection)
         error, _ = self.check_forget(ids)

@@ -14,7 +14,7 @@
 // Live mode (data.live): the frames are a forget request still running; the next data of the same run brings
 // more, and the player plays on into them instead of stopping at the last frame (every frame is a real
 // optimiser step). A new payload of the same run keeps the optimiser step shown, whatever frames it keeps, and
-// after the first carries only the frames not sent before (framesOf).
+// after the first leaves out frames this canvas already holds (framesOf).
 
 const PREFIX = "ulc";
 const SPEEDS = [1, 2, 4, 8, 15, 30, 60];  // optimiser steps (frames) per second
