@@ -77,16 +77,22 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def stat_fields(pid) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None when the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def cpu_seconds(pids) -> float:
     """User + system CPU seconds of the processes ``pids`` (gone ones count 0)."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0.0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+        fields = stat_fields(pid)
+        if fields:
             total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
     return total
 
 
@@ -94,12 +100,9 @@ def descendants(root: int, exclude: int | None = None) -> list[int]:
     """The processes below ``root`` (children, their children, ...), leaving out ``exclude`` and its own."""
     parent = {}
     for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as fh:
-                    parent[int(name)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                pass
+        fields = stat_fields(name) if name.isdigit() else None
+        if fields:
+            parent[int(name)] = int(fields[1])
     out, todo = [], [root]
     while todo:
         p = todo.pop()

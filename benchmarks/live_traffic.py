@@ -82,7 +82,7 @@ def measure(browser, url: str, repeats: int) -> list[dict]:
 def frames_cost(repeats: int) -> dict:
     """Seconds of ``Workspace.forget`` for the 400-step run: every grid, and only the kept ones."""
     from ui.state import report
-    from ui.state.workspace import Workspace, new_workspace
+    from ui.state.workspace import new_workspace
 
     ws = new_workspace("moons", n_samples=600, seed=0)
     ws.train()
@@ -91,11 +91,10 @@ def frames_cost(repeats: int) -> dict:
     out = {"every step": [], "kept only": []}
     for _ in range(repeats):
         for name, known in (("every step", None), ("kept only", total)):
-            w = Workspace(problem=ws.problem, source=ws.source, model_cfg=ws.model_cfg, original=ws.original,
-                          fit_history=ws.fit_history, grid=ws.grid)  # the trained model, no history
-            w.select_random(POINTS, seed=1)
+            ws.reset()  # the trained model, no history
+            ws.select_random(POINTS, seed=1)
             t = time.perf_counter()
-            step = w.forget("jit", hp, total_steps=known)
+            step = ws.forget("jit", hp, total_steps=known)
             out[name].append(time.perf_counter() - t)
             assert len(step.history) == total
     print("   ", out, flush=True)

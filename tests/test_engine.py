@@ -203,7 +203,7 @@ def test_ctrl_c_cancels_the_outstanding_tasks_and_keeps_every_finished_run(tmp_p
     """``python -m unlearn_core.bench --engine ray`` as a command, interrupted (SIGINT) once a cell is on disk."""
     import ray
 
-    ray.shutdown()  # the module's in-process Ray (the ``engine`` fixture): the command starts its own
+    ray.shutdown()  # the module's in-process Ray (the ``engine`` fixture) is done: its CPUs go to the command's own
     out = tmp_path / "o"
     argv = ["-m", "unlearn_core.bench", "--dataset", "digits", "--setting", "full_class", "--methods", "jit",
             "--seeds", "0,1,2,3,4,5", "--train-epochs", "1", "--out", str(out), "--quiet", "--no-plot", "--device",

@@ -296,10 +296,10 @@ class Workspace:
         spec = self.gridspec
         frames = [encode(base, spec, self.n_classes)] if record_frames else []
         frame_steps = [0] if record_frames else []
-        # a known long run: only the steps the thinning below keeps (it keeps these of a run of that length)
+        # a known long run: only the steps the thinning below keeps (the same indices, one frame per step)
         wanted = None
         if record_frames and total_steps is not None and int(total_steps) + 1 > MAX_FRAMES:
-            wanted = set(np.linspace(0, int(total_steps), MAX_FRAMES).round().astype(int).tolist())
+            wanted = set(kept_frames(int(total_steps) + 1).tolist())
         if record_frames and on_frame is not None:
             on_frame(0, frames[0][0])
         retain = self.retain_ids(ids)
@@ -336,7 +336,7 @@ class Workspace:
             err.frames, err.frame_steps, err.history = frames, frame_steps, losses
             raise
         if record_frames and len(frames) > MAX_FRAMES:
-            keep = np.unique(np.linspace(0, len(frames) - 1, MAX_FRAMES).round().astype(int))
+            keep = kept_frames(len(frames))
             frames = [frames[i] for i in keep]
             frame_steps = [frame_steps[i] for i in keep]
         frames = compact_frames(frames)
@@ -434,6 +434,11 @@ class Workspace:
         """Back to the original model: every forget request and the selection are dropped."""
         self.steps.clear()
         self.selection.clear()
+
+
+def kept_frames(n: int) -> np.ndarray:
+    """Which of ``n`` frames a forget request keeps: at most MAX_FRAMES, evenly spaced, the first and last."""
+    return np.unique(np.linspace(0, n - 1, min(n, MAX_FRAMES)).round().astype(int))
 
 
 def compact_frames(frames: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[np.ndarray, np.ndarray]]:
